@@ -1,0 +1,271 @@
+//! Reading and writing splat files. The format is chosen by the file name's extension.
+//!
+//! Every reader works on the whole file in memory and checks each count a header declares
+//! against the bytes that are actually there before allocating by it.
+
+pub mod compressed_ply;
+pub mod ply;
+pub mod ply_header;
+pub mod splat;
+pub mod spz;
+
+use crate::cloud::GaussianCloud;
+use crate::error::{FormatError, LoadError, Result};
+use std::io::Write;
+use std::path::Path;
+
+/// A splat file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Format {
+    /// Standard 3DGS PLY.
+    #[serde(rename = "ply")]
+    Ply,
+    /// SuperSplat / PlayCanvas chunk-quantized PLY.
+    #[serde(rename = "compressed.ply")]
+    CompressedPly,
+    /// antimatter15 `.splat`: 32 bytes per Gaussian, no SH.
+    #[serde(rename = "splat")]
+    Splat,
+    /// Niantic `.spz`: gzip-compressed, quantized.
+    #[serde(rename = "spz")]
+    Spz,
+}
+
+impl Format {
+    pub fn from_path(path: &Path) -> Result<Format> {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_ascii_lowercase();
+        if name.ends_with(".compressed.ply") {
+            Ok(Format::CompressedPly)
+        } else if name.ends_with(".ply") {
+            Ok(Format::Ply)
+        } else if name.ends_with(".splat") {
+            Ok(Format::Splat)
+        } else if name.ends_with(".spz") {
+            Ok(Format::Spz)
+        } else {
+            Err(FormatError::UnknownExtension(path.display().to_string()))
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Ply => "ply",
+            Format::CompressedPly => "compressed.ply",
+            Format::Splat => "splat",
+            Format::Spz => "spz",
+        }
+    }
+
+    /// Highest SH degree the format can store.
+    pub fn max_sh_degree(self) -> u8 {
+        match self {
+            Format::Splat => 0,
+            _ => 3,
+        }
+    }
+}
+
+/// Text and byte order of a standard PLY.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlyEncoding {
+    Ascii,
+    #[default]
+    BinaryLittleEndian,
+    BinaryBigEndian,
+}
+
+/// What to do with Gaussians holding NaN or infinite values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NonFinitePolicy {
+    /// Remove them and report how many (the default: they would poison sorting and blending).
+    #[default]
+    Drop,
+    /// Fail the load.
+    Reject,
+    /// Keep them as they are.
+    Keep,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    pub non_finite: NonFinitePolicy,
+}
+
+#[derive(Debug, Clone)]
+pub struct SaveOptions {
+    pub ply_encoding: PlyEncoding,
+    /// SPZ version to write (2 or 3).
+    pub spz_version: u32,
+}
+
+impl Default for SaveOptions {
+    fn default() -> Self {
+        Self { ply_encoding: PlyEncoding::BinaryLittleEndian, spz_version: 3 }
+    }
+}
+
+/// A loaded cloud and what happened while loading it.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub cloud: GaussianCloud,
+    pub format: Format,
+    /// For standard PLY, the encoding it was stored in.
+    pub ply_encoding: Option<PlyEncoding>,
+    /// Gaussians removed for NaN/Inf values.
+    pub non_finite_dropped: usize,
+    /// Gaussians kept despite NaN/Inf values (`NonFinitePolicy::Keep`).
+    pub non_finite_kept: usize,
+}
+
+/// Decodes bytes in the given format; the entry point of the fuzz targets.
+pub fn decode(bytes: &[u8], format: Format, opts: &LoadOptions) -> Result<Loaded> {
+    let (mut cloud, ply_encoding) = match format {
+        Format::Ply => {
+            let (c, e) = ply::decode(bytes)?;
+            (c, Some(e))
+        }
+        Format::CompressedPly => (compressed_ply::decode(bytes)?, None),
+        Format::Splat => (splat::decode(bytes)?, None),
+        Format::Spz => (spz::decode(bytes)?, None),
+    };
+    let bad = cloud.non_finite_indices();
+    let (mut dropped, mut kept) = (0, 0);
+    if !bad.is_empty() {
+        match opts.non_finite {
+            NonFinitePolicy::Reject => return Err(FormatError::NonFinite { count: bad.len(), first: bad[0] }),
+            NonFinitePolicy::Keep => kept = bad.len(),
+            NonFinitePolicy::Drop => {
+                let mut mask = vec![true; cloud.len()];
+                for &i in &bad {
+                    mask[i] = false;
+                }
+                cloud = cloud.select(&mask);
+                dropped = bad.len();
+            }
+        }
+    }
+    cloud.normalize_rotations();
+    debug_assert!(cloud.is_consistent());
+    Ok(Loaded { cloud, format, ply_encoding, non_finite_dropped: dropped, non_finite_kept: kept })
+}
+
+/// Loads a splat file, choosing the format by extension.
+pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, LoadError> {
+    let wrap = |e| LoadError::new(path, e);
+    let format = Format::from_path(path).map_err(wrap)?;
+    let bytes = std::fs::read(path).map_err(|e| wrap(FormatError::Io(e)))?;
+    let loaded = decode(&bytes, format, opts).map_err(wrap)?;
+    if loaded.non_finite_dropped > 0 {
+        tracing::warn!(
+            "{}: dropped {} Gaussians with NaN or infinite values",
+            path.display(),
+            loaded.non_finite_dropped
+        );
+    }
+    Ok(loaded)
+}
+
+/// Encodes a cloud in the given format.
+pub fn encode(cloud: &GaussianCloud, format: Format, opts: &SaveOptions) -> Result<Vec<u8>> {
+    if !cloud.is_consistent() {
+        return Err(FormatError::CannotWrite("cloud columns have different lengths".into()));
+    }
+    match format {
+        Format::Ply => ply::encode(cloud, opts.ply_encoding),
+        Format::CompressedPly => compressed_ply::encode(cloud),
+        Format::Splat => splat::encode(cloud),
+        Format::Spz => spz::encode(cloud, opts.spz_version),
+    }
+}
+
+/// Saves a cloud, choosing the format by extension. The file appears whole or not at all:
+/// bytes go to a temporary file in the same folder, which is then renamed over the target.
+pub fn save(path: &Path, cloud: &GaussianCloud, opts: &SaveOptions) -> Result<(), LoadError> {
+    let wrap = |e| LoadError::new(path, e);
+    let format = Format::from_path(path).map_err(wrap)?;
+    let bytes = encode(cloud, format, opts).map_err(wrap)?;
+    write_atomically(path, &bytes).map_err(|e| wrap(FormatError::Io(e)))
+}
+
+/// Writes `bytes` to `path` via a temporary sibling file and a rename.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Sign of each SH coefficient (k = 0..16) under the 180° turn about x, `(x, y, z) ↦ (x, −y, −z)`:
+/// `(−1)^(power of y + power of z)` of its basis polynomial.
+const FLIP_X_SH_SIGN: [f32; 16] = [1., -1., -1., 1., -1., 1., 1., -1., 1., -1., 1., -1., -1., 1., -1., 1.];
+
+/// 180° turn about x: maps right-up-back (SPZ) to right-down-front (PLY) axes. Exact (sign
+/// flips and swaps only); [`flip_rdf_rub`] undoes it bit for bit.
+pub(crate) fn flip_rub_rdf(cloud: &mut GaussianCloud) {
+    flip_x(cloud, false)
+}
+
+/// The inverse of [`flip_rub_rdf`], for writing SPZ. (The turn is its own inverse as a rotation,
+/// but its quaternion squared is −1: using the conjugate keeps quaternions bit-identical.)
+pub(crate) fn flip_rdf_rub(cloud: &mut GaussianCloud) {
+    flip_x(cloud, true)
+}
+
+fn flip_x(cloud: &mut GaussianCloud, inverse: bool) {
+    for p in &mut cloud.positions {
+        p[1] = -p[1];
+        p[2] = -p[2];
+    }
+    // (0, ±1, 0, 0) ⊗ (w, x, y, z) = ±(−x, w, −z, y)
+    for q in &mut cloud.rotations {
+        *q = if inverse { [q[1], -q[0], q[3], -q[2]] } else { [-q[1], q[0], -q[3], q[2]] };
+    }
+    let k = cloud.coeffs_per_channel();
+    for block in cloud.sh.chunks_exact_mut(k * 3) {
+        for (i, v) in block.iter_mut().enumerate() {
+            *v *= FLIP_X_SH_SIGN[i / 3];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sh::ShRotation;
+
+    #[test]
+    fn axis_flip_matches_exact_sh_rotation() {
+        let mut a = GaussianCloud::with_len(1, 3);
+        for (i, v) in a.sh.iter_mut().enumerate() {
+            *v = 0.01 * i as f32 - 0.2;
+        }
+        a.rotations[0] = [0.5, 0.5, -0.5, 0.5];
+        a.positions[0] = [1.0, 2.0, 3.0];
+        let mut b = a.clone();
+        flip_rub_rdf(&mut b);
+        let mut expected = a.sh.clone();
+        ShRotation::new(glam::Mat3::from_diagonal(glam::Vec3::new(1.0, -1.0, -1.0))).apply(3, &mut expected);
+        for (x, y) in b.sh.iter().zip(&expected) {
+            assert!((x - y).abs() < 1e-6);
+        }
+        assert_eq!(b.positions[0], [1.0, -2.0, -3.0]);
+        let q = glam::Quat::from_xyzw(1.0, 0.0, 0.0, 0.0) * glam::Quat::from_xyzw(0.5, -0.5, 0.5, 0.5);
+        let r = b.rotations[0];
+        assert!((glam::Quat::from_xyzw(r[1], r[2], r[3], r[0]).dot(q)).abs() > 0.999_999);
+        flip_rdf_rub(&mut b);
+        assert_eq!(a, b);
+    }
+}

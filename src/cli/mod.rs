@@ -1,0 +1,111 @@
+//! Command-line interface: argument definitions and dispatch.
+
+mod bench;
+mod convert;
+mod info;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use splatstitch_core::{LoadOptions, NonFinitePolicy, PlyEncoding};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "splatstitch",
+    version,
+    about = "Build new 3D Gaussian Splatting models out of parts of captured ones",
+    long_about = "splatstitch loads captured 3D Gaussian Splatting scenes, cuts and places parts of \
+them, and blends their appearance across the seams (3D Gaussian Stitching, Gao et al., CVPR 2025).\n\n\
+Formats, chosen by extension: .ply (standard 3DGS, binary or ASCII), .compressed.ply (SuperSplat), \
+.splat (antimatter15), .spz (Niantic, versions 2 and 3).",
+    after_help = "Examples:\n  splatstitch info assets/flowers_27k_sh2.ply\n  \
+splatstitch convert scene.spz scene.ply --rotate-deg 180,0,0\n  \
+splatstitch convert big.ply part.compressed.ply --crop-min -1,-1,-1 --crop-max 1,1,1 --sh-degree 1"
+)]
+pub struct Cli {
+    /// Print only errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Show what a splat file holds: count, SH degree, format, bounds, opacity and scale statistics.
+    Info(info::InfoArgs),
+    /// Convert between formats, optionally cropping, transforming and dropping SH bands.
+    Convert(convert::ConvertArgs),
+    /// Measure load/write throughput and compare with @playcanvas/splat-transform.
+    Bench(bench::BenchArgs),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Info(a) => info::run(a),
+        Command::Convert(a) => convert::run(a),
+        Command::Bench(a) => bench::run(a),
+    }
+}
+
+/// What to do with Gaussians that hold NaN or infinite values.
+#[derive(ValueEnum, Clone, Copy, Debug, Default)]
+pub enum NonFiniteArg {
+    /// Remove them and report how many.
+    #[default]
+    Drop,
+    /// Fail with an error.
+    Reject,
+    /// Keep them unchanged.
+    Keep,
+}
+
+impl NonFiniteArg {
+    pub fn load_options(self) -> LoadOptions {
+        LoadOptions {
+            non_finite: match self {
+                Self::Drop => NonFinitePolicy::Drop,
+                Self::Reject => NonFinitePolicy::Reject,
+                Self::Keep => NonFinitePolicy::Keep,
+            },
+        }
+    }
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, Default)]
+pub enum PlyEncodingArg {
+    #[default]
+    BinaryLe,
+    BinaryBe,
+    Ascii,
+}
+
+impl From<PlyEncodingArg> for PlyEncoding {
+    fn from(a: PlyEncodingArg) -> Self {
+        match a {
+            PlyEncodingArg::BinaryLe => PlyEncoding::BinaryLittleEndian,
+            PlyEncodingArg::BinaryBe => PlyEncoding::BinaryBigEndian,
+            PlyEncodingArg::Ascii => PlyEncoding::Ascii,
+        }
+    }
+}
+
+/// Parses `X,Y,Z` into three finite floats.
+pub fn parse_vec3(s: &str) -> Result<[f32; 3], String> {
+    let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+    if parts.len() != 3 {
+        return Err(format!("expected three comma-separated numbers like 1,0,-2.5, got `{s}`"));
+    }
+    let mut out = [0f32; 3];
+    for (o, p) in out.iter_mut().zip(parts) {
+        *o = p.parse().map_err(|_| format!("`{p}` is not a number"))?;
+        if !o.is_finite() {
+            return Err(format!("`{p}` is not a finite number"));
+        }
+    }
+    Ok(out)
+}
+
+/// Parses a positive finite scale factor.
+pub fn parse_scale(s: &str) -> Result<f32, String> {
+    let v: f32 = s.trim().parse().map_err(|_| format!("`{s}` is not a number"))?;
+    if v.is_finite() && v > 0.0 { Ok(v) } else { Err(format!("scale must be a positive finite number, got `{s}`")) }
+}

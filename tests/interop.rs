@@ -1,0 +1,152 @@
+//! Interop with a real outside tool: `@playcanvas/splat-transform` 3.7.0 (installed into
+//! `tests/interop/node_modules` by `.ci/run`, or found through `$SPLAT_TRANSFORM`).
+//!
+//! (a) files we write are read back by it with identical values, (b) our conversions of its
+//! formats match its own, (c) our transforms equal its `-s/-r/-t`.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn splat_transform() -> Option<PathBuf> {
+    let p = std::env::var_os("SPLAT_TRANSFORM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("tests/interop/node_modules/.bin/splat-transform"));
+    if p.exists() {
+        return Some(p);
+    }
+    if std::env::var_os("SPLATSTITCH_SKIP_INTEROP").is_some() {
+        eprintln!("skipping: splat-transform not installed and SPLATSTITCH_SKIP_INTEROP is set");
+        return None;
+    }
+    panic!(
+        "splat-transform not found at {}: run `npm ci --prefix tests/interop` (or set SPLATSTITCH_SKIP_INTEROP=1)",
+        p.display()
+    );
+}
+
+/// Runs `splat-transform -w -q INPUT ACTIONS... OUTPUT`.
+fn st(tool: &Path, input: &Path, actions: &[&str], output: &Path) {
+    let mut cmd = Command::new(tool);
+    cmd.arg("-w").arg("-q").arg(input).args(actions).arg(output);
+    run_ok(&mut cmd);
+}
+
+fn convert(input: &Path, output: &Path, extra: &[&str]) {
+    run_ok(bin().arg("convert").arg(input).arg(output).args(extra));
+}
+
+#[test]
+fn standard_ply_we_write_reads_back_identically_in_splat_transform() {
+    let Some(tool) = splat_transform() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["fruit_drops_5k_sh3.ply", "flowers_27k_sh2.ply"] {
+        let ours = dir.path().join("ours.ply");
+        let theirs = dir.path().join("theirs.ply");
+        convert(&data(name), &ours, &["--rotate-deg", "10,-20,30", "--translate", "0.1,0.2,-0.3"]);
+        st(&tool, &ours, &[], &theirs);
+        assert_identical(&load(&ours), &load(&theirs));
+    }
+}
+
+#[test]
+fn quantized_files_we_write_decode_the_same_in_splat_transform() {
+    let Some(tool) = splat_transform() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let src = data("flowers_27k_sh2.ply");
+    // .compressed.ply: both sides dequantize the same bits.
+    let ours = dir.path().join("ours.compressed.ply");
+    convert(&src, &ours, &[]);
+    let theirs = dir.path().join("theirs_c.ply");
+    st(&tool, &ours, &[], &theirs);
+    let d = diff(&load(&ours), &load(&theirs));
+    eprintln!("compressed.ply: {d:?}");
+    assert!(d.position < 1e-6 && d.rotation < 1e-6 && d.log_scale < 1e-5 && d.sh < 1e-5 && d.opacity < 1e-4, "{d:?}");
+    // .spz v3 and v2: its reader leaves the RUB axes unconverted, so flip its result.
+    for v in ["2", "3"] {
+        let ours = dir.path().join(format!("ours{v}.spz"));
+        convert(&src, &ours, &["--spz-version", v]);
+        let theirs = dir.path().join(format!("theirs_spz{v}.ply"));
+        st(&tool, &ours, &[], &theirs);
+        let d = diff(&load(&ours), &flip_x(&load(&theirs)));
+        eprintln!("spz v{v}: {d:?}");
+        assert!(d.position < 1e-6 && d.rotation < 1e-5 && d.log_scale < 1e-5 && d.sh < 1e-5 && d.opacity < 1e-4, "{d:?}");
+    }
+    // .splat: rotation bytes decode as (b-128)/128 here and b/127.5-1 there, hence the tolerance.
+    let ours = dir.path().join("ours.splat");
+    convert(&src, &ours, &[]);
+    let theirs = dir.path().join("theirs_splat.ply");
+    st(&tool, &ours, &[], &theirs);
+    let d = diff(&load(&ours), &load(&theirs));
+    eprintln!("splat: {d:?}");
+    assert!(d.position == 0.0 && d.rotation < 0.02 && d.log_scale < 1e-5 && d.sh < 1e-4 && d.opacity < 1e-3, "{d:?}");
+}
+
+#[test]
+fn our_conversions_of_its_formats_match_its_own() {
+    let Some(tool) = splat_transform() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    // An .spz written by splat-transform itself (version 3).
+    let spz = dir.path().join("flowers.spz");
+    st(&tool, &data("flowers_27k_sh2.ply"), &["--spz-version", "3"], &spz);
+    let cases: Vec<(PathBuf, bool)> = vec![
+        (data("guitar_91k_sh0.compressed.ply"), false),
+        (data("plant_114k_sh0.splat"), false),
+        (spz, true),
+    ];
+    for (input, rub) in cases {
+        let ours = dir.path().join("ours.ply");
+        let theirs = dir.path().join("theirs.ply");
+        convert(&input, &ours, &[]);
+        st(&tool, &input, &[], &theirs);
+        let theirs = if rub { flip_x(&load(&theirs)) } else { load(&theirs) };
+        let d = diff(&load(&ours), &theirs);
+        eprintln!("{}: {d:?}", input.display());
+        let rot_tol = if input.extension().unwrap() == "splat" { 0.02 } else { 1e-5 };
+        assert!(d.position < 1e-5 && d.rotation < rot_tol && d.log_scale < 1e-4 && d.sh < 1e-4 && d.opacity < 1e-3, "{d:?}");
+    }
+}
+
+#[test]
+fn our_transform_equals_its_scale_rotate_translate() {
+    let Some(tool) = splat_transform() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let src = data("fruit_drops_5k_sh3.ply");
+    // Its actions work in PlayCanvas space, which flips x and y: in file coordinates its
+    // rotation is F·R·F and its translation F·t with F = diag(-1, -1, 1). For R = Rz·Ry·Rx,
+    // F·Rx(a)·F = Rx(-a), F·Ry(b)·F = Ry(-b), F·Rz(c)·F = Rz(c).
+    for (s, r, t) in [
+        ("1", "0,0,37", "0,0,0"),
+        ("1", "25,0,0", "0,0,0"),
+        ("1", "0,-40,0", "0,0,0"),
+        ("1.7", "30,-45,60", "0.5,-1,2"),
+    ] {
+        let [a, b, c]: [f32; 3] = parse3(r);
+        let [x, y, z]: [f32; 3] = parse3(t);
+        let ours = dir.path().join("ours.ply");
+        let theirs = dir.path().join("theirs.ply");
+        convert(
+            &src,
+            &ours,
+            &[
+                "--scale",
+                s,
+                "--rotate-deg",
+                &format!("{},{},{}", -a, -b, c),
+                "--translate",
+                &format!("{},{},{}", -x, -y, z),
+            ],
+        );
+        st(&tool, &src, &["-s", s, "-r", r, "-t", t], &theirs);
+        let d = diff(&load(&ours), &load(&theirs));
+        eprintln!("-s {s} -r {r} -t {t}: {d:?}");
+        assert!(d.position < 1e-5 && d.rotation < 1e-5 && d.log_scale < 1e-5 && d.sh < 1e-4 && d.opacity == 0.0, "{d:?}");
+    }
+}
+
+fn parse3(s: &str) -> [f32; 3] {
+    let v: Vec<f32> = s.split(',').map(|p| p.parse().unwrap()).collect();
+    [v[0], v[1], v[2]]
+}

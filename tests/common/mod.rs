@@ -2,7 +2,8 @@
 //! comparing clouds.
 #![allow(dead_code)]
 
-use splatstitch_core::{formats, GaussianCloud, LoadOptions};
+use splatstitch_core::cloud::sigmoid;
+use splatstitch_core::{formats, GaussianCloud, LoadOptions, NonFinitePolicy};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -36,12 +37,15 @@ pub fn run_ok(cmd: &mut Command) -> Output {
     out
 }
 
+/// Loads keeping NaN/Inf values, so counts stay comparable with tools that write them
+/// (splat-transform writes opacity ±∞ for alpha bytes 0 and 255).
 pub fn load(p: &Path) -> GaussianCloud {
-    formats::load(p, &LoadOptions::default()).unwrap_or_else(|e| panic!("{e}")).cloud
+    let opts = LoadOptions { non_finite: NonFinitePolicy::Keep };
+    formats::load(p, &opts).unwrap_or_else(|e| panic!("{e}")).cloud
 }
 
 /// Largest absolute difference between two clouds' standard attributes (positions, rotations
-/// compared up to sign, log-scales, opacity logits, SH), per attribute.
+/// compared up to sign, log-scales, opacities after the sigmoid, SH), per attribute.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Diff {
     pub position: f32,
@@ -67,7 +71,7 @@ pub fn diff(a: &GaussianCloud, b: &GaussianCloud) -> Diff {
         for c in 0..4 {
             m(&mut d.rotation, qa[c], s * qb[c]);
         }
-        m(&mut d.opacity, a.opacities[i], b.opacities[i]);
+        m(&mut d.opacity, sigmoid(a.opacities[i]), sigmoid(b.opacities[i]));
     }
     for (x, y) in a.sh.iter().zip(&b.sh) {
         m(&mut d.sh, *x, *y);
@@ -75,17 +79,30 @@ pub fn diff(a: &GaussianCloud, b: &GaussianCloud) -> Diff {
     d
 }
 
-/// Bit-for-bit equality of every column, extras and normals included.
+/// Bit-for-bit equality of every column, extras and normals included; reports the first
+/// mismatch only.
 pub fn assert_identical(a: &GaussianCloud, b: &GaussianCloud) {
-    assert_eq!(a.len(), b.len());
-    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-    assert_eq!(bits(a.positions.as_flattened()), bits(b.positions.as_flattened()), "positions");
-    assert_eq!(bits(a.rotations.as_flattened()), bits(b.rotations.as_flattened()), "rotations");
-    assert_eq!(bits(a.log_scales.as_flattened()), bits(b.log_scales.as_flattened()), "log-scales");
-    assert_eq!(bits(&a.opacities), bits(&b.opacities), "opacities");
-    assert_eq!(bits(&a.sh), bits(&b.sh), "SH");
-    assert_eq!(a.normals, b.normals, "normals");
-    assert_eq!(a.extras, b.extras, "extra properties");
+    assert_eq!(a.len(), b.len(), "Gaussian counts differ");
+    assert_eq!(a.sh_degree, b.sh_degree, "SH degrees differ");
+    fn same(what: &str, x: &[f32], y: &[f32]) {
+        if let Some(i) = (0..x.len()).find(|&i| x[i].to_bits() != y[i].to_bits()) {
+            panic!("{what} differ first at value {i}: {} vs {}", x[i], y[i]);
+        }
+    }
+    same("positions", a.positions.as_flattened(), b.positions.as_flattened());
+    same("rotations", a.rotations.as_flattened(), b.rotations.as_flattened());
+    same("log-scales", a.log_scales.as_flattened(), b.log_scales.as_flattened());
+    same("opacities", &a.opacities, &b.opacities);
+    same("SH", &a.sh, &b.sh);
+    assert_eq!(a.normals.is_some(), b.normals.is_some(), "normals present in one only");
+    if let (Some(x), Some(y)) = (&a.normals, &b.normals) {
+        same("normals", x.as_flattened(), y.as_flattened());
+    }
+    assert_eq!(a.extras.len(), b.extras.len(), "extra property count");
+    for (x, y) in a.extras.iter().zip(&b.extras) {
+        assert_eq!((&x.name, x.kind), (&y.name, y.kind));
+        assert!(x.values.iter().zip(&y.values).all(|(p, q)| p.to_bits() == q.to_bits()), "extra `{}` differs", x.name);
+    }
 }
 
 /// The 180° turn about x (RUB ↔ RDF) applied to a cloud, for comparing with tools that leave

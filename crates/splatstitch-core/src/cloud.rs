@@ -54,7 +54,9 @@ pub struct ExtraColumn {
 /// N Gaussians as structure-of-arrays.
 ///
 /// Conventions (those of the reference 3DGS implementation and its PLY files):
-/// rotations are unit quaternions `(w, x, y, z)`; scales are natural logarithms; opacities are
+/// rotations are quaternions `(w, x, y, z)` kept exactly as stored — trained captures often hold
+/// unnormalized ones, and an untouched layer must export bit-identically — so every consumer
+/// normalizes (see [`GaussianCloud::normalize_rotations`]); scales are natural logarithms; opacities are
 /// logits; `sh` holds `N × K × 3` coefficients (Gaussian-major, then coefficient, then RGB
 /// channel) with `K = (degree + 1)²` and the DC term first.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -145,7 +145,6 @@ pub fn decode(bytes: &[u8], format: Format, opts: &LoadOptions) -> Result<Loaded
             }
         }
     }
-    cloud.normalize_rotations();
     debug_assert!(cloud.is_consistent());
     Ok(Loaded { cloud, format, ply_encoding, non_finite_dropped: dropped, non_finite_kept: kept })
 }

@@ -1,0 +1,185 @@
+//! Formats on the real captures in `../shared/data`: lossless round trips, every PLY encoding,
+//! the same capture in different formats, quantization error bounds, and the CLI's transforms.
+
+mod common;
+
+use common::*;
+use glam::Vec3;
+use splatstitch_core::formats::{self, Format, PlyEncoding, SaveOptions};
+use splatstitch_core::sh::eval_color;
+use splatstitch_core::{GaussianCloud, Similarity};
+
+fn reencode(c: &GaussianCloud, format: Format, enc: PlyEncoding) -> GaussianCloud {
+    let opts = SaveOptions { ply_encoding: enc, ..Default::default() };
+    let bytes = formats::encode(c, format, &opts).unwrap();
+    formats::decode(&bytes, format, &Default::default()).unwrap().cloud
+}
+
+#[test]
+fn ply_round_trips_bit_for_bit_in_every_encoding() {
+    for name in ["fruit_drops_5k_sh3.ply", "flowers_27k_sh2.ply", "plant_114k_sh0.ply", "playbot_31k_sh2.ply"] {
+        let c = load(&data(name));
+        for enc in [PlyEncoding::BinaryLittleEndian, PlyEncoding::BinaryBigEndian, PlyEncoding::Ascii] {
+            assert_identical(&c, &reencode(&c, Format::Ply, enc));
+        }
+    }
+}
+
+#[test]
+fn unknown_properties_and_normals_survive_a_round_trip() {
+    let c = load(&data("fruit_drops_5k_sh3.ply"));
+    assert_eq!(c.sh_degree, 3);
+    assert!(c.normals.is_some());
+    assert_eq!(c.extras.len(), 1);
+    assert_eq!(c.extras[0].name, "transform");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("copy.ply");
+    run_ok(bin().arg("convert").arg(data("fruit_drops_5k_sh3.ply")).arg(&out));
+    assert_identical(&c, &load(&out));
+}
+
+#[test]
+fn property_order_does_not_matter() {
+    // flowers_27k stores x y z rot scale opacity f_dc f_rest; our writer uses the reference order.
+    let c = load(&data("flowers_27k_sh2.ply"));
+    assert_eq!((c.len(), c.sh_degree), (26_895, 2));
+    assert_identical(&c, &reencode(&c, Format::Ply, PlyEncoding::BinaryLittleEndian));
+    let bytes = std::fs::read(data("flowers_27k_sh2.ply")).unwrap();
+    let header = String::from_utf8_lossy(&bytes[..2000]);
+    assert!(header.find("rot_0").unwrap() < header.find("f_dc_0").unwrap());
+}
+
+#[test]
+fn splat_and_ply_of_the_same_capture_agree() {
+    let ply = load(&data("plant_114k_sh0.ply"));
+    let splat = load(&data("plant_114k_sh0.splat"));
+    let d = diff(&ply, &splat);
+    // The .ply was made from the .splat: positions and scales are exact, colours and
+    // rotations carry the .splat's 8-bit quantization.
+    assert!(d.position == 0.0 && d.log_scale < 1e-5, "{d:?}");
+    assert!(d.sh < 0.5 / 255.0 / 0.2820948 + 1e-4 && d.opacity < 0.6 / 255.0 && d.rotation < 0.01, "{d:?}");
+}
+
+#[test]
+fn spz_and_ply_of_the_same_capture_load_to_the_same_coordinates() {
+    let ply = load(&data("flowers_93k_sh2.ply"));
+    for version in [2, 3] {
+        let opts = SaveOptions { spz_version: version, ..Default::default() };
+        let bytes = formats::encode(&ply, Format::Spz, &opts).unwrap();
+        let spz = formats::decode(&bytes, Format::Spz, &Default::default()).unwrap().cloud;
+        let d = diff(&clamp_to_spz_range(&ply), &spz);
+        // 12 fractional bits, 1/16 log-scale steps, 8-bit colour and alpha, ≤5-bit SH. Version 2
+        // stores x y z of the quaternion in 8 bits and derives w, which loses more.
+        assert!(d.position <= 0.5 / 4096.0 + 1e-7, "v{version}: {d:?}");
+        assert!(d.log_scale <= 1.0 / 32.0 + 1e-5, "v{version}: {d:?}");
+        assert!(d.rotation < if version == 2 { 0.2 } else { 0.003 }, "v{version}: {d:?}");
+        assert!(d.opacity <= 0.5 / 255.0 + 1e-6, "v{version}: {d:?}");
+        assert!(d.sh <= 8.5 / 128.0 + 1e-5, "v{version}: {d:?}");
+        // Mean position: a flipped axis would move it by the capture's extent.
+        let mean = |c: &GaussianCloud| c.positions.iter().map(|p| Vec3::from(*p)).sum::<Vec3>() / c.len() as f32;
+        assert!((mean(&ply) - mean(&spz)).length() < 1e-4);
+    }
+}
+
+/// What SPZ can represent: log-scales in [-10, 5.9375], DC within ±127.5/(0.15·255), SH rest
+/// within [-1, 127/128], unit quaternions.
+fn clamp_to_spz_range(c: &GaussianCloud) -> GaussianCloud {
+    let mut c = c.clone();
+    c.normalize_rotations();
+    for s in c.log_scales.iter_mut().flatten() {
+        *s = s.clamp(-10.0, 255.0 / 16.0 - 10.0);
+    }
+    let stride = c.coeffs_per_channel() * 3;
+    let dc = 127.5 / (0.15 * 255.0);
+    for (i, v) in c.sh.iter_mut().enumerate() {
+        *v = if i % stride < 3 { v.clamp(-dc, dc) } else { v.clamp(-1.0, 127.0 / 128.0) };
+    }
+    c
+}
+
+#[test]
+fn compressed_ply_round_trip_stays_within_its_quantization() {
+    let c = load(&data("flowers_27k_sh2.ply"));
+    let bytes = formats::encode(&c, Format::CompressedPly, &Default::default()).unwrap();
+    let back = formats::decode(&bytes, Format::CompressedPly, &Default::default()).unwrap().cloud;
+    assert_eq!((back.len(), back.sh_degree), (c.len(), c.sh_degree));
+    // The writer reorders Gaussians along a Morton curve: match them through that order.
+    let order = formats::compressed_ply::morton_order(&c);
+    let mask = vec![true; c.len()];
+    let mut sorted = c.select(&mask);
+    for (dst, &src) in order.iter().enumerate() {
+        sorted.positions[dst] = c.positions[src];
+        sorted.rotations[dst] = c.rotations[src];
+        sorted.log_scales[dst] = c.log_scales[src];
+        sorted.opacities[dst] = c.opacities[src];
+        sorted.sh_of_mut(dst).copy_from_slice(c.sh_of(src));
+    }
+    let d = diff(&sorted, &back);
+    let extent = 0.84; // largest bounding-box side of this capture
+    assert!(d.position < extent / 1023.0, "{d:?}");
+    assert!(d.rotation < 0.002 && d.opacity <= 0.5 / 255.0 + 1e-6, "{d:?}");
+}
+
+#[test]
+fn guitar_compressed_ply_loads() {
+    let c = load(&data("guitar_91k_sh0.compressed.ply"));
+    assert_eq!((c.len(), c.sh_degree), (90_854, 0));
+    assert!(c.positions.iter().flatten().all(|v| v.is_finite() && v.abs() < 10.0));
+    for q in &c.rotations {
+        assert!((q.iter().map(|v| v * v).sum::<f32>() - 1.0).abs() < 1e-5);
+    }
+}
+
+#[test]
+fn convert_rotation_keeps_view_dependent_colour_attached_on_real_sh3_data() {
+    let src = data("fruit_drops_5k_sh3.ply");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("rotated.ply");
+    run_ok(bin().arg("convert").arg(&src).arg(&out).args(["--rotate-deg", "33,-71,140", "--scale", "2", "--translate", "1,2,3"]));
+    let (a, b) = (load(&src), load(&out));
+    let t = Similarity::from_scale_euler_translation(2.0, [33.0, -71.0, 140.0], [1.0, 2.0, 3.0]);
+    let dirs = [Vec3::X, Vec3::new(0.3, -0.8, 0.5).normalize(), Vec3::new(-0.6, 0.1, -0.79).normalize()];
+    let mut worst = 0f32;
+    for i in 0..a.len() {
+        let p = t.transform_point(Vec3::from(a.positions[i]));
+        assert!((p - Vec3::from(b.positions[i])).length() < 1e-4);
+        for v in dirs {
+            let before = eval_color(3, a.sh_of(i), v);
+            let after = eval_color(3, b.sh_of(i), t.rotation * v);
+            for c in 0..3 {
+                worst = worst.max((before[c] - after[c]).abs());
+            }
+        }
+    }
+    assert!(worst < 1e-4, "largest colour change {worst}");
+}
+
+#[test]
+fn convert_crops_in_file_coordinates_and_drops_sh_bands() {
+    let src = data("flowers_93k_sh2.ply");
+    let c = load(&src);
+    let (lo, hi) = (Vec3::new(-0.1, -0.2, -0.1), Vec3::new(0.15, 0.05, 0.2));
+    let expected = c.positions.iter().filter(|p| Vec3::from(**p).cmpge(lo).all() && Vec3::from(**p).cmple(hi).all()).count();
+    assert!(expected > 1000 && expected < c.len());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("crop.ply");
+    run_ok(bin().arg("convert").arg(&src).arg(&out).args(["--crop-min", "-0.1,-0.2,-0.1", "--crop-max", "0.15,0.05,0.2", "--sh-degree", "1"]));
+    let cropped = load(&out);
+    assert_eq!(cropped.len(), expected);
+    assert_eq!(cropped.sh_degree, 1);
+    assert_eq!(cropped.sh_of(0), &c.sh_of(c.positions.iter().position(|p| Vec3::from(*p).cmpge(lo).all() && Vec3::from(*p).cmple(hi).all()).unwrap())[..12]);
+}
+
+#[test]
+fn info_json_reports_the_capture() {
+    let out = run_ok(bin().args(["info", "--json"]).arg(data("fruit_drops_5k_sh3.ply")));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["count"], 4721);
+    assert_eq!(v["sh_degree"], 3);
+    assert_eq!(v["format"], "ply");
+    assert_eq!(v["extra_properties"][0], "transform (float)");
+    assert!(v["opacity"]["max"].as_f64().unwrap() <= 1.0);
+    let text = run_ok(bin().arg("info").arg(data("guitar_91k_sh0.compressed.ply")));
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(text.contains("90854") && text.contains("compressed.ply"), "{text}");
+}

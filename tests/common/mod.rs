@@ -45,7 +45,7 @@ pub fn load(p: &Path) -> GaussianCloud {
 }
 
 /// Largest absolute difference between two clouds' standard attributes (positions, rotations
-/// compared up to sign, log-scales, opacities after the sigmoid, SH), per attribute.
+/// normalized and compared up to sign, log-scales, opacities after the sigmoid, SH), per attribute.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Diff {
     pub position: f32,
@@ -65,7 +65,11 @@ pub fn diff(a: &GaussianCloud, b: &GaussianCloud) -> Diff {
             m(&mut d.position, a.positions[i][c], b.positions[i][c]);
             m(&mut d.log_scale, a.log_scales[i][c], b.log_scales[i][c]);
         }
-        let (qa, qb) = (a.rotations[i], b.rotations[i]);
+        let unit = |q: [f32; 4]| {
+            let n = q.iter().map(|v| v * v).sum::<f32>().sqrt();
+            if n > 0.0 { q.map(|v| v / n) } else { q }
+        };
+        let (qa, qb) = (unit(a.rotations[i]), unit(b.rotations[i]));
         let dot: f32 = qa.iter().zip(&qb).map(|(x, y)| x * y).sum();
         let s = if dot < 0.0 { -1.0 } else { 1.0 };
         for c in 0..4 {

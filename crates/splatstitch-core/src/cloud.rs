@@ -211,8 +211,10 @@ impl GaussianCloud {
 
     /// Indices of Gaussians that hold a NaN or infinite value in any standard attribute.
     pub fn non_finite_indices(&self) -> Vec<usize> {
+        use rayon::prelude::*;
         let stride = self.coeffs_per_channel() * 3;
         (0..self.len())
+            .into_par_iter()
             .filter(|&i| {
                 !(self.positions[i].iter().all(|v| v.is_finite())
                     && self.rotations[i].iter().all(|v| v.is_finite())

@@ -153,7 +153,7 @@ pub fn decode(bytes: &[u8], format: Format, opts: &LoadOptions) -> Result<Loaded
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, LoadError> {
     let wrap = |e| LoadError::new(path, e);
     let format = Format::from_path(path).map_err(wrap)?;
-    let bytes = std::fs::read(path).map_err(|e| wrap(FormatError::Io(e)))?;
+    let bytes = read_file(path).map_err(|e| wrap(FormatError::Io(e)))?;
     let loaded = decode(&bytes, format, opts).map_err(wrap)?;
     if loaded.non_finite_dropped > 0 {
         tracing::warn!(
@@ -163,6 +163,15 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, LoadError> {
         );
     }
     Ok(loaded)
+}
+
+/// The file's bytes, memory-mapped and pre-faulted: copying a large capture into a fresh
+/// buffer first costs as much as decoding it.
+fn read_file(path: &Path) -> std::io::Result<memmap2::Mmap> {
+    let file = std::fs::File::open(path)?;
+    // SAFETY: the map is read-only and lives only for the decode; a file truncated by another
+    // process meanwhile is the one hazard, accepted as for any tool that maps its input.
+    unsafe { memmap2::MmapOptions::new().populate().map(&file) }
 }
 
 /// Encodes a cloud in the given format.
@@ -183,12 +192,42 @@ pub fn encode(cloud: &GaussianCloud, format: Format, opts: &SaveOptions) -> Resu
 pub fn save(path: &Path, cloud: &GaussianCloud, opts: &SaveOptions) -> Result<(), LoadError> {
     let wrap = |e| LoadError::new(path, e);
     let format = Format::from_path(path).map_err(wrap)?;
-    let bytes = encode(cloud, format, opts).map_err(wrap)?;
-    write_atomically(path, &bytes).map_err(|e| wrap(FormatError::Io(e)))
+    if !cloud.is_consistent() {
+        return Err(wrap(FormatError::CannotWrite("cloud columns have different lengths".into())));
+    }
+    let mut failure = None;
+    let io = write_atomically_with(path, |w| {
+        let written = match format {
+            // The big one streams; the quantized formats are a fraction of the size.
+            Format::Ply => ply::write(cloud, opts.ply_encoding, w),
+            _ => encode(cloud, format, opts).and_then(|b| Ok(w.write_all(&b)?)),
+        };
+        written.map_err(|e| match e {
+            FormatError::Io(e) => e,
+            other => {
+                failure = Some(other);
+                std::io::Error::other("encoding failed")
+            }
+        })
+    });
+    match (failure, io) {
+        (Some(e), _) => Err(wrap(e)),
+        (None, Err(e)) => Err(wrap(FormatError::Io(e))),
+        (None, Ok(())) => Ok(()),
+    }
 }
 
 /// Writes `bytes` to `path` via a temporary sibling file and a rename.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomically_with(path, |w| w.write_all(bytes))
+}
+
+/// Runs `fill` on a buffered temporary file beside `path`, then renames it over `path`; on any
+/// failure the temporary file is removed and `path` is left as it was.
+pub fn write_atomically_with(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -196,8 +235,9 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
+        fill(&mut w)?;
+        let f = w.into_inner().map_err(|e| e.into_error())?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
     })();

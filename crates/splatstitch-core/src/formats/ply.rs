@@ -107,6 +107,25 @@ fn plan_vertex(vertex: &ElementDef) -> Result<Plan> {
     Ok(Plan { columns, row_size: offset, sh_degree, has_normals, extras })
 }
 
+/// A Gaussian's standard attributes as one flat row, the layout both codecs go through:
+/// `x y z | nx ny nz | SH in memory order (stride) | opacity | scale ×3 | rot ×4`.
+/// Moving a row between this and the cloud's columns is a handful of slice copies.
+const CANON_MAX: usize = 14 + 48;
+type CanonRow = [f32; CANON_MAX];
+
+fn canon_index(slot: Slot, stride: usize) -> Option<usize> {
+    Some(match slot {
+        Slot::Pos(c) => c,
+        Slot::Normal(c) => 3 + c,
+        Slot::Dc(c) => 6 + c,
+        Slot::Rest(i) => 6 + i,
+        Slot::Opacity => 6 + stride,
+        Slot::Scale(c) => 7 + stride + c,
+        Slot::Rot(c) => 10 + stride + c,
+        Slot::Extra(_) => return None,
+    })
+}
+
 /// Mutable views of the cloud's columns for a range of rows.
 struct RowsMut<'a> {
     pos: &'a mut [[f32; 3]],
@@ -140,22 +159,28 @@ impl<'a> RowsMut<'a> {
     }
 
     #[inline(always)]
-    fn set(&mut self, row: usize, slot: Slot, sh_stride: usize, v: f64) {
-        match slot {
-            Slot::Pos(c) => self.pos[row][c] = v as f32,
-            Slot::Normal(c) => {
-                if let Some(n) = self.normals.as_deref_mut() {
-                    n[row][c] = v as f32
-                }
-            }
-            Slot::Dc(c) => self.sh[row * sh_stride + c] = v as f32,
-            Slot::Rest(i) => self.sh[row * sh_stride + i] = v as f32,
-            Slot::Opacity => self.opacity[row] = v as f32,
-            Slot::Scale(c) => self.scale[row][c] = v as f32,
-            Slot::Rot(c) => self.rot[row][c] = v as f32,
-            Slot::Extra(j) => self.extras[j][row] = v,
+    fn store(&mut self, r: usize, row: &CanonRow, stride: usize) {
+        self.pos[r].copy_from_slice(&row[0..3]);
+        if let Some(n) = self.normals.as_deref_mut() {
+            n[r].copy_from_slice(&row[3..6]);
         }
+        self.sh[r * stride..(r + 1) * stride].copy_from_slice(&row[6..6 + stride]);
+        self.opacity[r] = row[6 + stride];
+        self.scale[r].copy_from_slice(&row[7 + stride..10 + stride]);
+        self.rot[r].copy_from_slice(&row[10 + stride..14 + stride]);
     }
+}
+
+#[inline(always)]
+fn load_canon(cloud: &GaussianCloud, i: usize, row: &mut CanonRow, stride: usize) {
+    row[0..3].copy_from_slice(&cloud.positions[i]);
+    if let Some(n) = &cloud.normals {
+        row[3..6].copy_from_slice(&n[i]);
+    }
+    row[6..6 + stride].copy_from_slice(&cloud.sh[i * stride..(i + 1) * stride]);
+    row[6 + stride] = cloud.opacities[i];
+    row[7 + stride..10 + stride].copy_from_slice(&cloud.log_scales[i]);
+    row[10 + stride..14 + stride].copy_from_slice(&cloud.rotations[i]);
 }
 
 fn empty_cloud(plan: &Plan, n: usize) -> GaussianCloud {
@@ -183,32 +208,54 @@ fn rows_of(cloud: &mut GaussianCloud) -> RowsMut<'_> {
 
 const ROWS_PER_TASK: usize = 8192;
 
-fn decode_binary_vertices(plan: &Plan, data: &[u8], n: usize, big_endian: bool) -> GaussianCloud {
-    let mut cloud = empty_cloud(plan, n);
-    let sh_stride = cloud.coeffs_per_channel() * 3;
+/// Splits the cloud's columns into tasks of `ROWS_PER_TASK` rows: `(first row, rows, views)`.
+fn row_tasks(cloud: &mut GaussianCloud) -> Vec<(usize, usize, RowsMut<'_>)> {
+    let n = cloud.len();
+    let stride = cloud.coeffs_per_channel() * 3;
     let mut tasks = Vec::with_capacity(n.div_ceil(ROWS_PER_TASK));
-    let mut rest = rows_of(&mut cloud);
+    let mut rest = rows_of(cloud);
     let mut start = 0;
     while start < n {
         let len = ROWS_PER_TASK.min(n - start);
-        let (head, tail) = rest.split_at(len, sh_stride);
+        let (head, tail) = rest.split_at(len, stride);
         tasks.push((start, len, head));
         rest = tail;
         start += len;
     }
-    let all_f32_le = !big_endian && plan.columns.iter().all(|c| c.kind == ScalarKind::Float);
-    tasks.into_par_iter().for_each(|(start, len, mut rows)| {
-        let bytes = &data[start * plan.row_size..(start + len) * plan.row_size];
-        for (r, row) in bytes.chunks_exact(plan.row_size).enumerate() {
-            if all_f32_le {
-                for col in &plan.columns {
-                    let v = f32::from_le_bytes(row[col.offset..col.offset + 4].try_into().unwrap());
-                    rows.set(r, col.slot, sh_stride, v as f64);
+    tasks
+}
+
+fn decode_binary_vertices(plan: &Plan, data: &[u8], n: usize, big_endian: bool) -> GaussianCloud {
+    let mut cloud = empty_cloud(plan, n);
+    let stride = cloud.coeffs_per_channel() * 3;
+    let standard: Vec<(usize, ScalarKind, usize)> = plan
+        .columns
+        .iter()
+        .filter_map(|c| canon_index(c.slot, stride).map(|i| (c.offset, c.kind, i)))
+        .collect();
+    let extras: Vec<(usize, ScalarKind, usize)> = plan
+        .columns
+        .iter()
+        .filter_map(|c| if let Slot::Extra(j) = c.slot { Some((c.offset, c.kind, j)) } else { None })
+        .collect();
+    let f32_le = !big_endian && standard.iter().all(|c| c.1 == ScalarKind::Float);
+    let row_size = plan.row_size;
+    row_tasks(&mut cloud).into_par_iter().for_each(|(start, len, mut rows)| {
+        let bytes = &data[start * row_size..(start + len) * row_size];
+        let mut canon: CanonRow = [0.0; CANON_MAX];
+        for (r, row) in bytes.chunks_exact(row_size).enumerate() {
+            if f32_le {
+                for &(off, _, i) in &standard {
+                    canon[i] = f32::from_le_bytes(row[off..off + 4].try_into().unwrap());
                 }
             } else {
-                for col in &plan.columns {
-                    rows.set(r, col.slot, sh_stride, read_scalar(col.kind, &row[col.offset..], big_endian));
+                for &(off, kind, i) in &standard {
+                    canon[i] = read_scalar(kind, &row[off..], big_endian) as f32;
                 }
+            }
+            rows.store(r, &canon, stride);
+            for &(off, kind, j) in &extras {
+                rows.extras[j][r] = read_scalar(kind, &row[off..], big_endian);
             }
         }
     });
@@ -261,8 +308,9 @@ fn decode_ascii(header: &Header, body: &[u8], vertex_name: &str, plan: &Plan) ->
             continue;
         }
         let mut cloud = empty_cloud(plan, element.count);
-        let sh_stride = cloud.coeffs_per_channel() * 3;
+        let stride = cloud.coeffs_per_channel() * 3;
         let mut rows = rows_of(&mut cloud);
+        let mut canon: CanonRow = [0.0; CANON_MAX];
         for r in 0..element.count {
             let (line_no, line) = lines.next().ok_or_else(|| {
                 FormatError::AsciiBody(format!("expected {} vertex rows, found {r}", element.count))
@@ -274,8 +322,16 @@ fn decode_ascii(header: &Header, body: &[u8], vertex_name: &str, plan: &Plan) ->
                 return Err(FormatError::AsciiBody(format!("body line {}: wrong number of values", line_no + 1)));
             }
             for (col, v) in plan.columns.iter().zip(row.0) {
-                rows.set(r, col.slot, sh_stride, v);
+                match canon_index(col.slot, stride) {
+                    Some(i) => canon[i] = v as f32,
+                    None => {
+                        if let Slot::Extra(j) = col.slot {
+                            rows.extras[j][r] = v;
+                        }
+                    }
+                }
             }
+            rows.store(r, &canon, stride);
         }
         return Ok(cloud);
     }
@@ -358,20 +414,6 @@ fn output_columns(cloud: &GaussianCloud) -> Vec<(String, ScalarKind, Slot)> {
     cols
 }
 
-#[inline(always)]
-fn value_of(cloud: &GaussianCloud, i: usize, slot: Slot, sh_stride: usize) -> f64 {
-    match slot {
-        Slot::Pos(c) => cloud.positions[i][c] as f64,
-        Slot::Normal(c) => cloud.normals.as_ref().map_or(0.0, |n| n[i][c] as f64),
-        Slot::Dc(c) => cloud.sh[i * sh_stride + c] as f64,
-        Slot::Rest(k) => cloud.sh[i * sh_stride + k] as f64,
-        Slot::Opacity => cloud.opacities[i] as f64,
-        Slot::Scale(c) => cloud.log_scales[i][c] as f64,
-        Slot::Rot(c) => cloud.rotations[i][c] as f64,
-        Slot::Extra(j) => cloud.extras[j].values[i],
-    }
-}
-
 fn write_scalar(kind: ScalarKind, v: f64, big_endian: bool, out: &mut Vec<u8>) {
     macro_rules! wr {
         ($t:ty) => {{
@@ -391,8 +433,16 @@ fn write_scalar(kind: ScalarKind, v: f64, big_endian: bool, out: &mut Vec<u8>) {
     }
 }
 
-/// Encodes a cloud as a standard 3DGS PLY.
+/// Encodes a cloud as a standard 3DGS PLY in memory.
 pub fn encode(cloud: &GaussianCloud, encoding: PlyEncoding) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    write(cloud, encoding, &mut out)?;
+    Ok(out)
+}
+
+/// Writes a cloud as a standard 3DGS PLY. Rows are encoded in parallel into a few reused
+/// buffers and streamed out in order, so no file-sized buffer is ever allocated.
+pub fn write(cloud: &GaussianCloud, encoding: PlyEncoding, out: &mut dyn std::io::Write) -> Result<()> {
     let cols = output_columns(cloud);
     let mut header = Header::new();
     header.encoding = ply_encoding(encoding);
@@ -403,52 +453,81 @@ pub fn encode(cloud: &GaussianCloud, encoding: PlyEncoding) -> Result<Vec<u8>> {
         vertex.properties.add(PropertyDef::new(name.clone(), PropertyType::Scalar(scalar_type(*kind))));
     }
     header.elements.add(vertex);
-    let mut out = Vec::new();
-    Writer::<AsciiRow>::new()
-        .write_header(&mut out, &header)
-        .map_err(|e| FormatError::CannotWrite(e.to_string()))?;
-    let sh_stride = cloud.coeffs_per_channel() * 3;
+    let mut head = Vec::new();
+    Writer::<AsciiRow>::new().write_header(&mut head, &header).map_err(|e| FormatError::CannotWrite(e.to_string()))?;
+    out.write_all(&head)?;
+    let stride = cloud.coeffs_per_channel() * 3;
+    let columns: Vec<OutColumn> =
+        cols.iter().map(|(_, kind, slot)| OutColumn { kind: *kind, canon: canon_index(*slot, stride), slot: *slot }).collect();
     let n = cloud.len();
-    let body: Vec<Vec<u8>> = (0..n.div_ceil(ROWS_PER_TASK))
-        .into_par_iter()
-        .map(|t| {
-            let rows = t * ROWS_PER_TASK..((t + 1) * ROWS_PER_TASK).min(n);
-            let mut buf = Vec::with_capacity(rows.len() * cols.len() * 4);
-            for i in rows {
-                match encoding {
-                    PlyEncoding::Ascii => {
-                        use std::io::Write;
-                        for (j, (_, kind, slot)) in cols.iter().enumerate() {
-                            let v = value_of(cloud, i, *slot, sh_stride);
-                            let sep = if j + 1 == cols.len() { "\n" } else { " " };
-                            // Display of f32/f64 is the shortest text that parses back exactly.
-                            let _ = match kind {
-                                ScalarKind::Float => write!(buf, "{}{sep}", v as f32),
-                                ScalarKind::Double => write!(buf, "{v}{sep}"),
-                                _ => write!(buf, "{}{sep}", v as i64),
-                            };
-                        }
-                    }
-                    PlyEncoding::BinaryLittleEndian | PlyEncoding::BinaryBigEndian => {
-                        let be = encoding == PlyEncoding::BinaryBigEndian;
-                        if !be && cols.iter().all(|c| c.1 == ScalarKind::Float) {
-                            for (_, _, slot) in &cols {
-                                buf.extend_from_slice(&(value_of(cloud, i, *slot, sh_stride) as f32).to_le_bytes());
-                            }
-                        } else {
-                            for (_, kind, slot) in &cols {
-                                write_scalar(*kind, value_of(cloud, i, *slot, sh_stride), be, &mut buf);
-                            }
-                        }
-                    }
+    let tasks = n.div_ceil(ROWS_PER_TASK);
+    let window = rayon::current_num_threads().max(1) * 2;
+    let mut buffers: Vec<Vec<u8>> = vec![Vec::new(); window];
+    for first in (0..tasks).step_by(window) {
+        let count = window.min(tasks - first);
+        buffers[..count].par_iter_mut().enumerate().for_each(|(k, buf)| {
+            let t = first + k;
+            buf.clear();
+            encode_rows(cloud, &columns, encoding, t * ROWS_PER_TASK..((t + 1) * ROWS_PER_TASK).min(n), buf);
+        });
+        for buf in &buffers[..count] {
+            out.write_all(buf)?;
+        }
+    }
+    Ok(())
+}
+
+struct OutColumn {
+    kind: ScalarKind,
+    canon: Option<usize>,
+    slot: Slot,
+}
+
+fn encode_rows(
+    cloud: &GaussianCloud,
+    columns: &[OutColumn],
+    encoding: PlyEncoding,
+    rows: std::ops::Range<usize>,
+    buf: &mut Vec<u8>,
+) {
+    use std::io::Write;
+    let stride = cloud.coeffs_per_channel() * 3;
+    let value = |canon: &CanonRow, i: usize, col: &OutColumn| -> f64 {
+        match (col.canon, col.slot) {
+            (Some(c), _) => canon[c] as f64,
+            (None, Slot::Extra(j)) => cloud.extras[j].values[i],
+            _ => unreachable!("only extras lack a canonical index"),
+        }
+    };
+    let be = encoding == PlyEncoding::BinaryBigEndian;
+    let f32_le = encoding == PlyEncoding::BinaryLittleEndian
+        && columns.iter().all(|c| c.kind == ScalarKind::Float && c.canon.is_some());
+    let mut canon: CanonRow = [0.0; CANON_MAX];
+    for i in rows {
+        load_canon(cloud, i, &mut canon, stride);
+        match encoding {
+            PlyEncoding::Ascii => {
+                for (j, col) in columns.iter().enumerate() {
+                    let v = value(&canon, i, col);
+                    let sep = if j + 1 == columns.len() { "\n" } else { " " };
+                    // Display of f32/f64 is the shortest text that parses back exactly.
+                    let _ = match col.kind {
+                        ScalarKind::Float => write!(buf, "{}{sep}", v as f32),
+                        ScalarKind::Double => write!(buf, "{v}{sep}"),
+                        _ => write!(buf, "{}{sep}", v as i64),
+                    };
                 }
             }
-            buf
-        })
-        .collect();
-    out.reserve(body.iter().map(Vec::len).sum());
-    for b in body {
-        out.extend_from_slice(&b);
+            _ if f32_le => {
+                for col in columns {
+                    buf.extend_from_slice(&canon[col.canon.unwrap()].to_le_bytes());
+                }
+            }
+            _ => {
+                for col in columns {
+                    write_scalar(col.kind, value(&canon, i, col), be, buf);
+                }
+            }
+        }
     }
-    Ok(out)
 }

@@ -10,7 +10,13 @@ use std::path::{Path, PathBuf};
 fn info_fails(file: &Path, args: &[&str]) -> String {
     let out = bin().arg("info").arg(file).args(args).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(1), "expected a clean failure for {}, got {:?}: {stderr}", file.display(), out.status);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "expected a clean failure for {}, got {:?}: {stderr}",
+        file.display(),
+        out.status
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(stderr.contains(&file.display().to_string()), "error does not name the file: {stderr}");
     stderr
@@ -35,13 +41,25 @@ fn malformed_ply_files_get_clear_errors() {
         ("truncated.ply", ply[..ply.len() * 3 / 5].to_vec(), "truncated"),
         ("mismatch.ply", replace(&ply, "element vertex 26895", "element vertex 26995"), "truncated"),
         ("absurd.ply", replace(&ply, "element vertex 26895", "element vertex 999999999999"), "absurd element count"),
-        ("missing.ply", replace(&ply, "property float f_dc_0", "property float f_xx_0"), "missing required property `f_dc_0`"),
+        (
+            "missing.ply",
+            replace(&ply, "property float f_dc_0", "property float f_xx_0"),
+            "missing required property `f_dc_0`",
+        ),
         ("nonply.ply", b"\x89PNG\r\n\x1a\n not a splat at all".to_vec(), "not a PLY file"),
         ("empty.ply", Vec::new(), "not a PLY file"),
         ("noend.ply", b"ply\nformat binary_little_endian 1.0\nelement vertex 3\n".to_vec(), "no end_header"),
-        ("badformat.ply", replace(&ply, "format binary_little_endian 1.0", "format binary_middle_endian 1.0"), "header is malformed"),
+        (
+            "badformat.ply",
+            replace(&ply, "format binary_little_endian 1.0", "format binary_middle_endian 1.0"),
+            "header is malformed",
+        ),
         ("shcount.ply", replace(&ply, "property float f_rest_23", "property float f_rust_23"), "SH rest coefficients"),
-        ("listvertex.ply", replace(&ply, "property float opacity", "property list uchar float opacity"), "list property"),
+        (
+            "listvertex.ply",
+            replace(&ply, "property float opacity", "property list uchar float opacity"),
+            "list property",
+        ),
     ];
     for (name, bytes, expect) in cases {
         let err = info_fails(&write(dir.path(), name, &bytes), &[]);
@@ -119,11 +137,17 @@ fn malformed_splat_spz_and_compressed_files_get_clear_errors() {
     assert!(err.contains("SPZ"), "{err}");
 
     let comp = std::fs::read(data("guitar_91k_sh0.compressed.ply")).unwrap();
-    let err = info_fails(&write(dir.path(), "few.compressed.ply", &replace(&comp, "element chunk 355", "element chunk 300")), &[]);
+    let err = info_fails(
+        &write(dir.path(), "few.compressed.ply", &replace(&comp, "element chunk 355", "element chunk 300")),
+        &[],
+    );
     assert!(err.contains("chunks cannot hold"), "{err}");
     let err = info_fails(&write(dir.path(), "cut.compressed.ply", &comp[..comp.len() - 100]), &[]);
     assert!(err.contains("truncated"), "{err}");
-    let err = info_fails(&write(dir.path(), "nopos.compressed.ply", &replace(&comp, "packed_position", "packed_pasition")), &[]);
+    let err = info_fails(
+        &write(dir.path(), "nopos.compressed.ply", &replace(&comp, "packed_position", "packed_pasition")),
+        &[],
+    );
     assert!(err.contains("packed_position"), "{err}");
 }
 
@@ -161,7 +185,13 @@ fn convert_rejects_bad_arguments_without_writing() {
         assert_eq!(o.status.code(), Some(2), "{args:?}");
         assert!(!out.exists());
     }
-    let o = bin().arg("convert").arg(data("fruit_drops_5k_sh3.ply")).arg(&out).args(["--crop-min", "1,1,1", "--crop-max", "0,0,0"]).output().unwrap();
+    let o = bin()
+        .arg("convert")
+        .arg(data("fruit_drops_5k_sh3.ply"))
+        .arg(&out)
+        .args(["--crop-min", "1,1,1", "--crop-max", "0,0,0"])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(1));
     assert!(!out.exists());
     let same = dir.path().join("same.ply");

@@ -135,7 +135,14 @@ fn convert_rotation_keeps_view_dependent_colour_attached_on_real_sh3_data() {
     let src = data("fruit_drops_5k_sh3.ply");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("rotated.ply");
-    run_ok(bin().arg("convert").arg(&src).arg(&out).args(["--rotate-deg", "33,-71,140", "--scale", "2", "--translate", "1,2,3"]));
+    run_ok(bin().arg("convert").arg(&src).arg(&out).args([
+        "--rotate-deg",
+        "33,-71,140",
+        "--scale",
+        "2",
+        "--translate",
+        "1,2,3",
+    ]));
     let (a, b) = (load(&src), load(&out));
     let t = Similarity::from_scale_euler_translation(2.0, [33.0, -71.0, 140.0], [1.0, 2.0, 3.0]);
     let dirs = [Vec3::X, Vec3::new(0.3, -0.8, 0.5).normalize(), Vec3::new(-0.6, 0.1, -0.79).normalize()];
@@ -159,15 +166,28 @@ fn convert_crops_in_file_coordinates_and_drops_sh_bands() {
     let src = data("flowers_93k_sh2.ply");
     let c = load(&src);
     let (lo, hi) = (Vec3::new(-0.1, -0.2, -0.1), Vec3::new(0.15, 0.05, 0.2));
-    let expected = c.positions.iter().filter(|p| Vec3::from(**p).cmpge(lo).all() && Vec3::from(**p).cmple(hi).all()).count();
+    let expected =
+        c.positions.iter().filter(|p| Vec3::from(**p).cmpge(lo).all() && Vec3::from(**p).cmple(hi).all()).count();
     assert!(expected > 1000 && expected < c.len());
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("crop.ply");
-    run_ok(bin().arg("convert").arg(&src).arg(&out).args(["--crop-min", "-0.1,-0.2,-0.1", "--crop-max", "0.15,0.05,0.2", "--sh-degree", "1"]));
+    run_ok(bin().arg("convert").arg(&src).arg(&out).args([
+        "--crop-min",
+        "-0.1,-0.2,-0.1",
+        "--crop-max",
+        "0.15,0.05,0.2",
+        "--sh-degree",
+        "1",
+    ]));
     let cropped = load(&out);
     assert_eq!(cropped.len(), expected);
     assert_eq!(cropped.sh_degree, 1);
-    assert_eq!(cropped.sh_of(0), &c.sh_of(c.positions.iter().position(|p| Vec3::from(*p).cmpge(lo).all() && Vec3::from(*p).cmple(hi).all()).unwrap())[..12]);
+    assert_eq!(
+        cropped.sh_of(0),
+        &c.sh_of(
+            c.positions.iter().position(|p| Vec3::from(*p).cmpge(lo).all() && Vec3::from(*p).cmple(hi).all()).unwrap()
+        )[..12]
+    );
 }
 
 #[test]

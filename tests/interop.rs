@@ -72,7 +72,10 @@ fn quantized_files_we_write_decode_the_same_in_splat_transform() {
         st(&tool, &ours, &[], &theirs);
         let d = diff(&load(&ours), &flip_x(&load(&theirs)));
         eprintln!("spz v{v}: {d:?}");
-        assert!(d.position < 1e-6 && d.rotation < 1e-5 && d.log_scale < 1e-5 && d.sh < 1e-5 && d.opacity < 1e-4, "{d:?}");
+        assert!(
+            d.position < 1e-6 && d.rotation < 1e-5 && d.log_scale < 1e-5 && d.sh < 1e-5 && d.opacity < 1e-4,
+            "{d:?}"
+        );
     }
     // .splat: rotation bytes decode as (b-128)/128 here and b/127.5-1 there, hence the tolerance.
     let ours = dir.path().join("ours.splat");
@@ -91,11 +94,8 @@ fn our_conversions_of_its_formats_match_its_own() {
     // An .spz written by splat-transform itself (version 3).
     let spz = dir.path().join("flowers.spz");
     st(&tool, &data("flowers_27k_sh2.ply"), &["--spz-version", "3"], &spz);
-    let cases: Vec<(PathBuf, bool)> = vec![
-        (data("guitar_91k_sh0.compressed.ply"), false),
-        (data("plant_114k_sh0.splat"), false),
-        (spz, true),
-    ];
+    let cases: Vec<(PathBuf, bool)> =
+        vec![(data("guitar_91k_sh0.compressed.ply"), false), (data("plant_114k_sh0.splat"), false), (spz, true)];
     for (input, rub) in cases {
         let ours = dir.path().join("ours.ply");
         let theirs = dir.path().join("theirs.ply");
@@ -105,7 +105,10 @@ fn our_conversions_of_its_formats_match_its_own() {
         let d = diff(&load(&ours), &theirs);
         eprintln!("{}: {d:?}", input.display());
         let rot_tol = if input.extension().unwrap() == "splat" { 0.02 } else { 1e-5 };
-        assert!(d.position < 1e-5 && d.rotation < rot_tol && d.log_scale < 1e-4 && d.sh < 1e-4 && d.opacity < 1e-3, "{d:?}");
+        assert!(
+            d.position < 1e-5 && d.rotation < rot_tol && d.log_scale < 1e-4 && d.sh < 1e-4 && d.opacity < 1e-3,
+            "{d:?}"
+        );
     }
 }
 
@@ -142,7 +145,10 @@ fn our_transform_equals_its_scale_rotate_translate() {
         st(&tool, &src, &["-s", s, "-r", r, "-t", t], &theirs);
         let d = diff(&load(&ours), &load(&theirs));
         eprintln!("-s {s} -r {r} -t {t}: {d:?}");
-        assert!(d.position < 1e-5 && d.rotation < 1e-5 && d.log_scale < 1e-5 && d.sh < 1e-4 && d.opacity == 0.0, "{d:?}");
+        assert!(
+            d.position < 1e-5 && d.rotation < 1e-5 && d.log_scale < 1e-5 && d.sh < 1e-4 && d.opacity == 0.0,
+            "{d:?}"
+        );
     }
 }
 

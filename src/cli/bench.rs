@@ -2,10 +2,10 @@
 //! `@playcanvas/splat-transform` in the same run, so the figures are ratios that survive a
 //! noisy machine.
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
-use splatstitch_core::formats::{self, LoadOptions, SaveOptions};
 use splatstitch_core::GaussianCloud;
+use splatstitch_core::formats::{self, LoadOptions, SaveOptions};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -1,11 +1,11 @@
 //! `splatstitch convert`.
 
-use super::{parse_scale, parse_vec3, NonFiniteArg, PlyEncodingArg};
-use anyhow::{bail, Context};
+use super::{NonFiniteArg, PlyEncodingArg, parse_scale, parse_vec3};
+use anyhow::{Context, bail};
 use clap::Args;
+use splatstitch_core::Similarity;
 use splatstitch_core::formats::{self, Format, SaveOptions};
 use splatstitch_core::transform::crop_to_box;
-use splatstitch_core::Similarity;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -71,7 +71,11 @@ pub fn run(a: ConvertArgs) -> anyhow::Result<()> {
         cloud.truncate_sh_degree(d);
     }
     if cloud.sh_degree > out_format.max_sh_degree() {
-        tracing::warn!("{} stores SH degree {} at most: higher bands dropped", out_format.name(), out_format.max_sh_degree());
+        tracing::warn!(
+            "{} stores SH degree {} at most: higher bands dropped",
+            out_format.name(),
+            out_format.max_sh_degree()
+        );
         cloud.truncate_sh_degree(out_format.max_sh_degree());
     }
     let opts = SaveOptions { ply_encoding: a.ply_encoding.into(), spz_version: a.spz_version };

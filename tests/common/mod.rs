@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use splatstitch_core::cloud::sigmoid;
-use splatstitch_core::{formats, GaussianCloud, LoadOptions, NonFinitePolicy};
+use splatstitch_core::{GaussianCloud, LoadOptions, NonFinitePolicy, formats};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -13,9 +13,7 @@ pub fn repo() -> PathBuf {
 
 /// `../shared/data` beside the checkout (or `$SPLATSTITCH_DATA`).
 pub fn data(name: &str) -> PathBuf {
-    let dir = std::env::var_os("SPLATSTITCH_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("../shared/data"));
+    let dir = std::env::var_os("SPLATSTITCH_DATA").map(PathBuf::from).unwrap_or_else(|| repo().join("../shared/data"));
     let p = dir.join(name);
     assert!(p.exists(), "test data {} is missing (set SPLATSTITCH_DATA to the shared data folder)", p.display());
     p

@@ -126,9 +126,8 @@ fn invert(mut a: Vec<f64>, n: usize) -> Vec<f64> {
         inv[i * n + i] = 1.0;
     }
     for col in 0..n {
-        let pivot = (col..n)
-            .max_by(|&i, &j| a[i * n + col].abs().total_cmp(&a[j * n + col].abs()))
-            .expect("non-empty range");
+        let pivot =
+            (col..n).max_by(|&i, &j| a[i * n + col].abs().total_cmp(&a[j * n + col].abs())).expect("non-empty range");
         assert!(a[pivot * n + col].abs() > 1e-9, "SH probe matrix is singular");
         for k in 0..n {
             a.swap(col * n + k, pivot * n + k);

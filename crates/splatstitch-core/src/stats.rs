@@ -1,6 +1,6 @@
 //! Summary statistics of a cloud, as `splatstitch info` shows them.
 
-use crate::cloud::{sigmoid, GaussianCloud};
+use crate::cloud::{GaussianCloud, sigmoid};
 
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct Summary {

@@ -46,11 +46,7 @@ impl Similarity {
 
     pub fn inverse(&self) -> Similarity {
         let inv_r = self.rotation.inverse();
-        Similarity {
-            scale: 1.0 / self.scale,
-            rotation: inv_r,
-            translation: -(inv_r * self.translation) / self.scale,
-        }
+        Similarity { scale: 1.0 / self.scale, rotation: inv_r, translation: -(inv_r * self.translation) / self.scale }
     }
 
     pub fn to_mat4(&self) -> Mat4 {

@@ -1,7 +1,7 @@
 //! A quick, deterministic stand-in for the fuzzers (which run for minutes, see fuzz/README.md):
 //! thousands of mutated real files through every reader must return, never panic.
 
-use splatstitch_core::formats::{decode, encode, Format, LoadOptions, NonFinitePolicy, SaveOptions};
+use splatstitch_core::formats::{Format, LoadOptions, NonFinitePolicy, SaveOptions, decode, encode};
 use splatstitch_core::{GaussianCloud, PlyEncoding};
 use std::io::Read;
 use std::path::PathBuf;

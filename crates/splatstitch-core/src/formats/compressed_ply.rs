@@ -4,15 +4,31 @@
 //! colour 8-8-8 within optional chunk colour bounds plus 8 bits of opacity; optional SH bytes.
 
 use super::ply_header::{fixed_row_size, parse_header, read_scalar, scalar_kind};
-use crate::cloud::{logit, sigmoid, GaussianCloud, ScalarKind};
+use crate::cloud::{GaussianCloud, ScalarKind, logit, sigmoid};
 use crate::error::{FormatError, Result};
 use crate::sh::{self, SH_C0};
 use ply_rs_bw::ply::{ElementDef, Encoding, PropertyType};
 
 pub const CHUNK: usize = 256;
 const CHUNK_PROPS: [&str; 18] = [
-    "min_x", "min_y", "min_z", "max_x", "max_y", "max_z", "min_scale_x", "min_scale_y", "min_scale_z",
-    "max_scale_x", "max_scale_y", "max_scale_z", "min_r", "min_g", "min_b", "max_r", "max_g", "max_b",
+    "min_x",
+    "min_y",
+    "min_z",
+    "max_x",
+    "max_y",
+    "max_z",
+    "min_scale_x",
+    "min_scale_y",
+    "min_scale_z",
+    "max_scale_x",
+    "max_scale_y",
+    "max_scale_z",
+    "min_r",
+    "min_g",
+    "min_b",
+    "max_r",
+    "max_g",
+    "max_b",
 ];
 const VERTEX_PROPS: [&str; 4] = ["packed_position", "packed_rotation", "packed_scale", "packed_color"];
 
@@ -122,7 +138,9 @@ pub fn decode(bytes: &[u8]) -> Result<GaussianCloud> {
     }
     let sh_cols: Vec<(usize, ScalarKind)> = match sh_table {
         Some((_, _, t)) => (0..rest_count)
-            .map(|i| t.column(&format!("f_rest_{i}")).ok_or_else(|| FormatError::MissingProperty(format!("f_rest_{i}"))))
+            .map(|i| {
+                t.column(&format!("f_rest_{i}")).ok_or_else(|| FormatError::MissingProperty(format!("f_rest_{i}")))
+            })
             .collect::<Result<_>>()?,
         None => Vec::new(),
     };
@@ -302,8 +320,9 @@ pub fn encode(cloud: &GaussianCloud) -> Result<Vec<u8>> {
             let scale = pack_unorm(normalize(s[0], b[6], b[9]), 11) << 21
                 | pack_unorm(normalize(s[1], b[7], b[10]), 10) << 11
                 | pack_unorm(normalize(s[2], b[8], b[11]), 11);
-            let col = (0..3).fold(0u32, |acc, c| acc | pack_unorm(normalize(colour(i, c), b[12 + c], b[15 + c]), 8) << (24 - 8 * c))
-                | pack_unorm(sigmoid(cloud.opacities[i]), 8);
+            let col = (0..3).fold(0u32, |acc, c| {
+                acc | pack_unorm(normalize(colour(i, c), b[12 + c], b[15 + c]), 8) << (24 - 8 * c)
+            }) | pack_unorm(sigmoid(cloud.opacities[i]), 8);
             for w in [pos, pack_rotation(cloud.rotations[i]), scale, col] {
                 verts.extend_from_slice(&w.to_le_bytes());
             }

@@ -5,17 +5,16 @@
 //! over the raw bytes in parallel, because a generic per-property callback reader runs at a
 //! small fraction of memory bandwidth on million-Gaussian files.
 
+use super::PlyEncoding;
 use super::ply_header::{
     fixed_row_size, is_binary, parse_header, read_scalar, scalar_kind, scalar_type, skip_binary_element,
 };
-use super::PlyEncoding;
 use crate::cloud::{ExtraColumn, GaussianCloud, ScalarKind};
 use crate::error::{FormatError, Result};
 use crate::sh;
 use ply_rs_bw::parser::Parser;
 use ply_rs_bw::ply::{
-    Addable, ElementDef, Encoding, Header, Property, PropertyAccess, PropertyAccessResult, PropertyDef,
-    PropertyType,
+    Addable, ElementDef, Encoding, Header, Property, PropertyAccess, PropertyAccessResult, PropertyDef, PropertyType,
 };
 use ply_rs_bw::writer::Writer;
 use rayon::prelude::*;
@@ -50,8 +49,8 @@ struct Plan {
 }
 
 const REQUIRED: [&str; 14] = [
-    "x", "y", "z", "f_dc_0", "f_dc_1", "f_dc_2", "opacity", "scale_0", "scale_1", "scale_2", "rot_0", "rot_1",
-    "rot_2", "rot_3",
+    "x", "y", "z", "f_dc_0", "f_dc_1", "f_dc_2", "opacity", "scale_0", "scale_1", "scale_2", "rot_0", "rot_1", "rot_2",
+    "rot_3",
 ];
 
 fn plan_vertex(vertex: &ElementDef) -> Result<Plan> {
@@ -84,13 +83,12 @@ fn plan_vertex(vertex: &ElementDef) -> Result<Plan> {
             "nz" if has_normals => Slot::Normal(2),
             "opacity" => Slot::Opacity,
             n if n.starts_with("f_dc_") && axis(&n[5..]).is_some_and(|i| i < 3) => Slot::Dc(axis(&n[5..]).unwrap()),
-            n if n.starts_with("scale_") && axis(&n[6..]).is_some_and(|i| i < 3) => {
-                Slot::Scale(axis(&n[6..]).unwrap())
-            }
+            n if n.starts_with("scale_") && axis(&n[6..]).is_some_and(|i| i < 3) => Slot::Scale(axis(&n[6..]).unwrap()),
             n if n.starts_with("rot_") && axis(&n[4..]).is_some_and(|i| i < 4) => Slot::Rot(axis(&n[4..]).unwrap()),
             n if n.starts_with("f_rest_") => {
-                let i = axis(&n[7..]).filter(|i| *i < rest_count).ok_or_else(|| {
-                    FormatError::Invalid { format: "PLY", reason: format!("unexpected SH property `{n}`") }
+                let i = axis(&n[7..]).filter(|i| *i < rest_count).ok_or_else(|| FormatError::Invalid {
+                    format: "PLY",
+                    reason: format!("unexpected SH property `{n}`"),
                 })?;
                 // PLY stores f_rest channel-major: all R coefficients, then G, then B.
                 let (channel, k) = (i / per_channel, 1 + i % per_channel);
@@ -228,11 +226,8 @@ fn row_tasks(cloud: &mut GaussianCloud) -> Vec<(usize, usize, RowsMut<'_>)> {
 fn decode_binary_vertices(plan: &Plan, data: &[u8], n: usize, big_endian: bool) -> GaussianCloud {
     let mut cloud = empty_cloud(plan, n);
     let stride = cloud.coeffs_per_channel() * 3;
-    let standard: Vec<(usize, ScalarKind, usize)> = plan
-        .columns
-        .iter()
-        .filter_map(|c| canon_index(c.slot, stride).map(|i| (c.offset, c.kind, i)))
-        .collect();
+    let standard: Vec<(usize, ScalarKind, usize)> =
+        plan.columns.iter().filter_map(|c| canon_index(c.slot, stride).map(|i| (c.offset, c.kind, i))).collect();
     let extras: Vec<(usize, ScalarKind, usize)> = plan
         .columns
         .iter()
@@ -312,9 +307,9 @@ fn decode_ascii(header: &Header, body: &[u8], vertex_name: &str, plan: &Plan) ->
         let mut rows = rows_of(&mut cloud);
         let mut canon: CanonRow = [0.0; CANON_MAX];
         for r in 0..element.count {
-            let (line_no, line) = lines.next().ok_or_else(|| {
-                FormatError::AsciiBody(format!("expected {} vertex rows, found {r}", element.count))
-            })?;
+            let (line_no, line) = lines
+                .next()
+                .ok_or_else(|| FormatError::AsciiBody(format!("expected {} vertex rows, found {r}", element.count)))?;
             let row = parser
                 .read_ascii_element(line, element)
                 .map_err(|e| FormatError::AsciiBody(format!("body line {}: {}", line_no + 1, e.to_string().trim())))?;
@@ -343,14 +338,10 @@ pub fn decode(bytes: &[u8]) -> Result<(GaussianCloud, PlyEncoding)> {
     let parsed = parse_header(bytes)?;
     let header = &parsed.header;
     let vertex_name = "vertex";
-    let vertex = header
-        .elements
-        .get(vertex_name)
-        .ok_or_else(|| FormatError::BadHeader("no `vertex` element".into()))?;
+    let vertex =
+        header.elements.get(vertex_name).ok_or_else(|| FormatError::BadHeader("no `vertex` element".into()))?;
     if header.elements.contains_key("chunk") && vertex.properties.contains_key("packed_position") {
-        return Err(FormatError::Unsupported(
-            "this is a SuperSplat compressed PLY: name it *.compressed.ply".into(),
-        ));
+        return Err(FormatError::Unsupported("this is a SuperSplat compressed PLY: name it *.compressed.ply".into()));
     }
     let plan = plan_vertex(vertex)?;
     let body = &bytes[parsed.body_offset..];
@@ -457,8 +448,10 @@ pub fn write(cloud: &GaussianCloud, encoding: PlyEncoding, out: &mut dyn std::io
     Writer::<AsciiRow>::new().write_header(&mut head, &header).map_err(|e| FormatError::CannotWrite(e.to_string()))?;
     out.write_all(&head)?;
     let stride = cloud.coeffs_per_channel() * 3;
-    let columns: Vec<OutColumn> =
-        cols.iter().map(|(_, kind, slot)| OutColumn { kind: *kind, canon: canon_index(*slot, stride), slot: *slot }).collect();
+    let columns: Vec<OutColumn> = cols
+        .iter()
+        .map(|(_, kind, slot)| OutColumn { kind: *kind, canon: canon_index(*slot, stride), slot: *slot })
+        .collect();
     let n = cloud.len();
     let tasks = n.div_ceil(ROWS_PER_TASK);
     let window = rayon::current_num_threads().max(1) * 2;

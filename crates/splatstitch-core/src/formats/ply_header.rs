@@ -123,12 +123,19 @@ pub fn skip_binary_element(
     if let Some(row) = fixed_row_size(props) {
         let need = (count as u128) * row as u128;
         if need > body.len() as u128 {
-            return Err(FormatError::Truncated { expected: need.min(u64::MAX as u128) as u64, actual: body.len() as u64 });
+            return Err(FormatError::Truncated {
+                expected: need.min(u64::MAX as u128) as u64,
+                actual: body.len() as u64,
+            });
         }
         return Ok(need as usize);
     }
     if count > body.len() {
-        return Err(FormatError::AbsurdCount { element: name.into(), count: count as u64, available: body.len() as u64 });
+        return Err(FormatError::AbsurdCount {
+            element: name.into(),
+            count: count as u64,
+            available: body.len() as u64,
+        });
     }
     let mut off = 0usize;
     let truncated = |off: usize| FormatError::Truncated { expected: off as u64 + 1, actual: body.len() as u64 };
@@ -143,7 +150,10 @@ pub fn skip_binary_element(
                     }
                     let n = read_scalar(lk, &body[off..], big_endian);
                     if !(0.0..=body.len() as f64).contains(&n) {
-                        return Err(FormatError::Invalid { format: "PLY", reason: format!("list length {n} in element `{name}`") });
+                        return Err(FormatError::Invalid {
+                            format: "PLY",
+                            reason: format!("list length {n} in element `{name}`"),
+                        });
                     }
                     off += lk.size() + n as usize * scalar_kind(item_t).size();
                 }

@@ -2,17 +2,20 @@
 //! scale (3 × f32), RGBA (4 × u8, colour = 0.5 + C0·DC, alpha = opacity), rotation (4 × u8,
 //! `(q·128 + 128)`, order w x y z). Little endian, SH degree 0.
 
-use crate::cloud::{logit, sigmoid, GaussianCloud};
+use crate::cloud::{GaussianCloud, logit, sigmoid};
 use crate::error::{FormatError, Result};
 use crate::sh::SH_C0;
 
 pub const RECORD: usize = 32;
 
 pub fn decode(bytes: &[u8]) -> Result<GaussianCloud> {
-    if bytes.len() % RECORD != 0 {
+    if !bytes.len().is_multiple_of(RECORD) {
         return Err(FormatError::Invalid {
             format: ".splat",
-            reason: format!("size {} is not a multiple of {RECORD} bytes (truncated or not a .splat file)", bytes.len()),
+            reason: format!(
+                "size {} is not a multiple of {RECORD} bytes (truncated or not a .splat file)",
+                bytes.len()
+            ),
         });
     }
     let n = bytes.len() / RECORD;

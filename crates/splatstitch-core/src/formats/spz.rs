@@ -5,7 +5,7 @@
 //! right-down-front, so reading and writing turn the cloud 180° about x.
 
 use super::{flip_rdf_rub, flip_rub_rdf};
-use crate::cloud::{logit, sigmoid, GaussianCloud};
+use crate::cloud::{GaussianCloud, logit, sigmoid};
 use crate::error::{FormatError, Result};
 use crate::sh;
 use flate2::read::GzDecoder;
@@ -69,13 +69,14 @@ pub fn decode(bytes: &[u8]) -> Result<GaussianCloud> {
     let size = payload_size(&h);
     let bound = if gz { bytes.len() as u64 * MAX_DEFLATE_RATIO } else { bytes.len() as u64 };
     if size > bound {
-        return Err(FormatError::AbsurdCount { element: "SPZ points".into(), count: h.n as u64, available: bytes.len() as u64 });
+        return Err(FormatError::AbsurdCount {
+            element: "SPZ points".into(),
+            count: h.n as u64,
+            available: bytes.len() as u64,
+        });
     }
     let mut data = Vec::with_capacity(size as usize);
-    reader
-        .take(size)
-        .read_to_end(&mut data)
-        .map_err(|e| invalid(format!("corrupt compressed stream: {e}")))?;
+    reader.take(size).read_to_end(&mut data).map_err(|e| invalid(format!("corrupt compressed stream: {e}")))?;
     if (data.len() as u64) < size {
         return Err(FormatError::Truncated { expected: size, actual: data.len() as u64 });
     }

@@ -78,6 +78,14 @@ pub fn run(a: ConvertArgs) -> anyhow::Result<()> {
         );
         cloud.truncate_sh_degree(out_format.max_sh_degree());
     }
+    if out_format != Format::Ply && (!cloud.extras.is_empty() || cloud.normals.is_some()) {
+        let names: Vec<&str> = cloud.extras.iter().map(|e| e.name.as_str()).collect();
+        tracing::warn!(
+            "{} has no place for normals or extra properties{}: they are not written",
+            out_format.name(),
+            if names.is_empty() { String::new() } else { format!(" ({})", names.join(", ")) }
+        );
+    }
     let opts = SaveOptions { ply_encoding: a.ply_encoding.into(), spz_version: a.spz_version };
     formats::save(&a.output, &cloud, &opts).context("writing the output")?;
     println!("wrote {} Gaussians (SH degree {}) to {}", cloud.len(), cloud.sh_degree, a.output.display());

@@ -3,6 +3,7 @@
 mod bench;
 mod convert;
 mod info;
+mod render;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use splatstitch_core::{LoadOptions, NonFinitePolicy, PlyEncoding};
@@ -34,6 +35,8 @@ pub enum Command {
     Info(info::InfoArgs),
     /// Convert between formats, optionally cropping, transforming and dropping SH bands.
     Convert(convert::ConvertArgs),
+    /// Render splat files headlessly to PNG (and .npy).
+    Render(render::RenderArgs),
     /// Measure load/write throughput and compare with @playcanvas/splat-transform.
     Bench(bench::BenchArgs),
 }
@@ -42,6 +45,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Info(a) => info::run(a),
         Command::Convert(a) => convert::run(a),
+        Command::Render(a) => render::run(a),
         Command::Bench(a) => bench::run(a),
     }
 }

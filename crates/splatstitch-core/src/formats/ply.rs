@@ -540,7 +540,9 @@ mod tests {
              property float scale_1\nproperty float scale_2\nproperty int id\nend_header\n"
         );
         let mut out = header.into_bytes();
-        let rows: [(u8, f64, [f32; 4], [f64; 2], [f32; 3], i16, [f32; 3], i32); 2] = [
+        // (label, z, rot_1 rot_0 rot_2 rot_3, x y, f_dc_2 f_dc_1 f_dc_0, opacity, scales, id)
+        type Row = (u8, f64, [f32; 4], [f64; 2], [f32; 3], i16, [f32; 3], i32);
+        let rows: [Row; 2] = [
             (7, 3.0, [0.0, 1.0, 0.0, 0.0], [1.0, 2.0], [0.3, 0.2, 0.1], -2, [-1.0, -2.0, -3.0], -70000),
             (255, -0.5, [0.5, 0.5, 0.5, 0.5], [1e-3, 1e6], [-1.0, 0.0, 1.0], 5, [0.0, 0.5, 1.0], 123456),
         ];

@@ -27,13 +27,14 @@ pub struct RenderArgs {
     pub width: u32,
     #[arg(long, default_value_t = 512)]
     pub height: u32,
-    #[arg(long)]
+    /// Focal length / principal point in pixels.
+    #[arg(long, allow_hyphen_values = true)]
     pub fx: Option<f32>,
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub fy: Option<f32>,
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub cx: Option<f32>,
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub cy: Option<f32>,
     /// World-to-camera matrix, 16 comma-separated numbers, row-major.
     #[arg(long, value_name = "M00,M01,...,M33", allow_hyphen_values = true, conflicts_with_all = ["eye", "target"])]

@@ -8,7 +8,7 @@ fn npy_shape_and_pixel(bytes: &[u8], x: usize, y: usize) -> ((usize, usize), [f3
     assert!(bytes.starts_with(b"\x93NUMPY\x01\x00"));
     let hlen = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
     let header = std::str::from_utf8(&bytes[10..10 + hlen]).unwrap();
-    assert!(header.contains("'descr': '<f4'") && (10 + hlen) % 64 == 0, "{header}");
+    assert!(header.contains("'descr': '<f4'") && (10 + hlen).is_multiple_of(64), "{header}");
     let dims: Vec<usize> = header
         .split("'shape': (")
         .nth(1)

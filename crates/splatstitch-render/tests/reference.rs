@@ -129,8 +129,8 @@ fn reference_render(layers: &[(&GaussianCloud, Similarity)], cam: &Camera, bg: [
                 if next <= 1e-4 {
                     break;
                 }
-                for k in 0..3 {
-                    c[k] += s.color[k] * alpha * t;
+                for (ck, sk) in c.iter_mut().zip(s.color) {
+                    *ck += sk * alpha * t;
                 }
                 t = next;
             }

@@ -33,6 +33,10 @@ pub struct BenchArgs {
     /// Repetitions per measurement; the best is reported.
     #[arg(long, default_value_t = 5)]
     pub repeat: usize,
+    /// Folder for the generated cloud and the outputs (default: the system temp folder). Point it
+    /// at a RAM disk such as /dev/shm to take the storage device out of the comparison.
+    #[arg(long)]
+    pub scratch: Option<PathBuf>,
     /// Also write the results as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -151,7 +155,10 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     if tool.is_none() {
         eprintln!("splat-transform not found (npm ci --prefix tests/interop): its column stays empty");
     }
-    let scratch = tempfile::tempdir()?;
+    let scratch = match &a.scratch {
+        Some(dir) => tempfile::tempdir_in(dir).with_context(|| dir.display().to_string())?,
+        None => tempfile::tempdir()?,
+    };
     let generated = scratch.path().join(format!("generated_{}_sh3.ply", a.generated));
     eprintln!("generating {} Gaussians with SH degree 3...", a.generated);
     formats::save(&generated, &generated_cloud(a.generated, 3), &SaveOptions::default())?;

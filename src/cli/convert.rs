@@ -46,7 +46,7 @@ pub struct ConvertArgs {
     pub non_finite: NonFiniteArg,
 }
 
-pub fn run(a: ConvertArgs) -> anyhow::Result<()> {
+pub fn run(a: ConvertArgs, quiet: bool) -> anyhow::Result<()> {
     let out_format = Format::from_path(&a.output)?;
     if let (Ok(i), Ok(o)) = (a.input.canonicalize(), a.output.canonicalize())
         && i == o
@@ -88,6 +88,9 @@ pub fn run(a: ConvertArgs) -> anyhow::Result<()> {
     }
     let opts = SaveOptions { ply_encoding: a.ply_encoding.into(), spz_version: a.spz_version };
     formats::save(&a.output, &cloud, &opts).context("writing the output")?;
+    if quiet {
+        return Ok(());
+    }
     println!("wrote {} Gaussians (SH degree {}) to {}", cloud.len(), cloud.sh_degree, a.output.display());
     Ok(())
 }

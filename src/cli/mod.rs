@@ -44,7 +44,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Info(a) => info::run(a),
-        Command::Convert(a) => convert::run(a),
+        Command::Convert(a) => convert::run(a, cli.quiet),
         Command::Render(a) => render::run(a),
         Command::Bench(a) => bench::run(a),
     }

@@ -31,22 +31,29 @@ pub enum FormatError {
     UnknownExtension(String),
     #[error("cannot write: {0}")]
     CannotWrite(String),
-    #[error("I/O error: {0}")]
-    Io(#[from] std::io::Error),
+    // The cause is part of the message and deliberately not exposed as `source()`, so error
+    // chains printed by the binary do not repeat it.
+    #[error("{0}")]
+    Io(std::io::Error),
+}
+
+impl From<std::io::Error> for FormatError {
+    fn from(e: std::io::Error) -> Self {
+        FormatError::Io(e)
+    }
 }
 
 /// A [`FormatError`] together with the file it happened in.
 #[derive(Debug, thiserror::Error)]
-#[error("{}: {source}", path.display())]
+#[error("{}: {error}", path.display())]
 pub struct LoadError {
     pub path: PathBuf,
-    #[source]
-    pub source: FormatError,
+    pub error: FormatError,
 }
 
 impl LoadError {
-    pub fn new(path: impl Into<PathBuf>, source: FormatError) -> Self {
-        Self { path: path.into(), source }
+    pub fn new(path: impl Into<PathBuf>, error: FormatError) -> Self {
+        Self { path: path.into(), error }
     }
 }
 

@@ -8,6 +8,7 @@
 //! be compared with it; [`weights`] exposes each pixel's blend weights for the optimizer.
 
 pub mod camera;
+pub mod gpu;
 pub mod image;
 pub mod preprocess;
 pub mod raster;

@@ -1,0 +1,64 @@
+//! Device creation. The editor shares its wgpu device (from egui-wgpu) through
+//! [`GpuContext::from_device`]; headless tools create their own.
+
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GpuError {
+    #[error("no GPU adapter found (install a Vulkan driver, e.g. mesa-vulkan-drivers, or use --cpu)")]
+    NoAdapter,
+    #[error("the GPU adapter refused a device: {0}")]
+    Device(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("reading results back from the GPU failed: {0}")]
+    Readback(String),
+    #[error(transparent)]
+    Render(#[from] crate::RenderError),
+}
+
+/// A device and queue plus what the adapter is.
+#[derive(Clone)]
+pub struct GpuContext {
+    pub device: Arc<wgpu::Device>,
+    pub queue: Arc<wgpu::Queue>,
+    pub info: wgpu::AdapterInfo,
+}
+
+impl GpuContext {
+    /// Creates a device on the best available adapter, with every limit the adapter offers (the
+    /// renderer sizes its buffers by what the device reports).
+    pub fn headless() -> Result<Self, GpuError> {
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+            backends: wgpu::Backends::VULKAN | wgpu::Backends::METAL | wgpu::Backends::DX12,
+            ..wgpu::InstanceDescriptor::new_without_display_handle()
+        });
+        let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
+            power_preference: wgpu::PowerPreference::HighPerformance,
+            ..Default::default()
+        }))
+        .map_err(|_| GpuError::NoAdapter)?;
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("splatstitch"),
+            required_features: wgpu::Features::empty(),
+            required_limits: adapter.limits(),
+            ..Default::default()
+        }))
+        .map_err(|e| GpuError::Device(e.to_string()))?;
+        Ok(Self { device: Arc::new(device), queue: Arc::new(queue), info: adapter.get_info() })
+    }
+
+    pub fn from_device(device: Arc<wgpu::Device>, queue: Arc<wgpu::Queue>, info: wgpu::AdapterInfo) -> Self {
+        Self { device, queue, info }
+    }
+
+    /// True on a CPU-emulated adapter such as lavapipe.
+    pub fn is_software(&self) -> bool {
+        self.info.device_type == wgpu::DeviceType::Cpu
+    }
+
+    /// One line naming the adapter, for status bars and logs.
+    pub fn describe(&self) -> String {
+        format!("{} ({:?}, {:?})", self.info.name, self.info.backend, self.info.device_type)
+    }
+}

@@ -1,0 +1,160 @@
+//! The WGSL pipeline against its CPU twin, on whatever adapter the machine has (lavapipe on
+//! machines without a GPU; `.ci/run` installs it). Set SPLATSTITCH_SKIP_GPU=1 to skip on a
+//! machine with no Vulkan driver at all.
+
+use glam::{Quat, Vec3};
+use splatstitch_core::formats::{self, LoadOptions};
+use splatstitch_core::{GaussianCloud, LayerFlags, Similarity};
+use splatstitch_render::gpu::{GpuContext, GpuRenderer, GpuScene};
+use splatstitch_render::{Camera, RenderLayer, RenderOptions, RenderScene, pixel_weights_cpu, render_cpu};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+fn data(name: &str) -> GaussianCloud {
+    let dir = std::env::var_os("SPLATSTITCH_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
+    formats::load(&dir.join(name), &LoadOptions::default()).unwrap().cloud
+}
+
+/// One renderer for the whole test binary: pipeline creation is the slow part on lavapipe.
+fn renderer() -> Option<&'static GpuRenderer> {
+    static R: OnceLock<Option<GpuRenderer>> = OnceLock::new();
+    R.get_or_init(|| match GpuContext::headless() {
+        Ok(ctx) => {
+            eprintln!("adapter: {}", ctx.describe());
+            Some(GpuRenderer::new(ctx))
+        }
+        Err(e) if std::env::var_os("SPLATSTITCH_SKIP_GPU").is_some() => {
+            eprintln!("skipping GPU tests: {e}");
+            None
+        }
+        Err(e) => panic!("{e} (set SPLATSTITCH_SKIP_GPU=1 to skip GPU tests)"),
+    })
+    .as_ref()
+}
+
+/// GPU and CPU agree to 1e-3 per channel except where a Gaussian's alpha lands within float
+/// rounding of the 1/255 cut (GPU and CPU `exp` differ in the last bits): there one side skips
+/// it and the other does not, which moves the pixel by at most alpha·T ≤ 1/255. Such pixels
+/// must be rare (≤ 0.2 %) and bounded by that jump.
+fn compare(name: &str, scene: &RenderScene, cam: &Camera, opts: &RenderOptions) {
+    let Some(r) = renderer() else { return };
+    let cpu = render_cpu(scene, cam, opts).unwrap();
+    let gpu = r.render(&GpuScene::upload(r.context(), scene), cam, opts).unwrap();
+    let diff = cpu.max_abs_diff(&gpu);
+    let over = cpu.rgba.iter().zip(&gpu.rgba).filter(|(a, b)| (0..4).any(|k| (a[k] - b[k]).abs() > 1e-3)).count();
+    let covered = cpu.rgba.iter().filter(|p| p[3] > 0.5).count();
+    eprintln!(
+        "{name}: max |GPU − CPU| = {diff:.2e}, {over} of {} px over 1e-3, PSNR {:.1} dB, {covered} covered px",
+        cpu.rgba.len(),
+        cpu.psnr(&gpu)
+    );
+    assert!(covered > 0, "{name}: nothing visible");
+    assert!(diff <= 1.0 / 255.0 + 1e-4, "{name}: GPU and CPU differ by {diff}");
+    assert!(over * 500 <= cpu.rgba.len(), "{name}: {over} pixels differ by more than 1e-3");
+}
+
+fn cam(w: u32, h: u32, f: f32, cx: f32, cy: f32, center: Vec3, offset: Vec3) -> Camera {
+    Camera::new(w, h, f, f * 0.9, cx, cy).looking_at(center + offset, center, Vec3::NEG_Y).unwrap()
+}
+
+#[test]
+fn real_captures_oblique_cameras_sh2_sh3_backgrounds() {
+    let flowers = data("flowers_27k_sh2.ply");
+    let fruit = data("fruit_drops_5k_sh3.ply");
+    let s = RenderScene { layers: vec![RenderLayer::new(&flowers)] };
+    let c = cam(120, 72, 100.0, 50.0, 40.0, Vec3::new(0.0, 0.05, 0.0), Vec3::new(0.5, -0.45, -0.5));
+    compare("flowers sh2", &s, &c, &RenderOptions { background: [0.2, 0.4, 0.9], sh_degree: 2 });
+    let s = RenderScene { layers: vec![RenderLayer::new(&fruit)] };
+    let c = cam(72, 96, 160.0, 40.0, 50.0, Vec3::new(0.75, 0.12, -2.13), Vec3::new(0.3, -0.2, 0.25));
+    compare("fruit sh3", &s, &c, &RenderOptions { background: [1.0, 1.0, 1.0], sh_degree: 3 });
+}
+
+#[test]
+fn two_overlapping_layers_with_transforms_and_flags() {
+    let a = data("playbot_31k_sh2.ply");
+    let mut b = data("fruit_drops_5k_sh3.ply");
+    b.truncate_sh_degree(2);
+    let mut flags = vec![LayerFlags::default(); b.len()];
+    for (i, f) in flags.iter_mut().enumerate() {
+        f.set(LayerFlags::SELECTED, i % 3 == 0);
+        f.set(LayerFlags::HIDDEN, i % 7 == 0);
+        f.set(LayerFlags::DELETED, i % 11 == 0);
+    }
+    let ta = Similarity { scale: 0.5, rotation: Quat::from_rotation_y(0.6), translation: Vec3::new(0.1, 0.0, 0.0) };
+    let tb = Similarity {
+        scale: 1.5,
+        rotation: Quat::from_euler(glam::EulerRot::XYZ, 0.3, -0.8, 0.2),
+        translation: Vec3::new(-1.1, -0.3, 3.2),
+    };
+    let scene = RenderScene {
+        layers: vec![
+            RenderLayer { cloud: &a, transform: ta, flags: None },
+            RenderLayer { cloud: &b, transform: tb, flags: Some(&flags) },
+        ],
+    };
+    let c = cam(96, 80, 80.0, 50.0, 33.0, Vec3::new(0.0, -0.2, 0.0), Vec3::new(0.9, -0.7, -1.1));
+    compare("two layers", &scene, &c, &RenderOptions { background: [0.5, 0.5, 0.5], sh_degree: 2 });
+}
+
+#[test]
+fn gpu_weights_match_cpu_weights() {
+    let Some(r) = renderer() else { return };
+    let flowers = data("flowers_27k_sh2.ply");
+    let scene = RenderScene { layers: vec![RenderLayer::new(&flowers)] };
+    let c = cam(64, 48, 60.0, 30.0, 25.0, Vec3::ZERO, Vec3::new(0.4, -0.5, -0.5));
+    let cpu = pixel_weights_cpu(&scene, &c, 2, 1e-4).unwrap();
+    let gpu = r.pixel_weights(&GpuScene::upload(r.context(), &scene), &c, 2, 1e-4).unwrap();
+    let bg = [0.1, 0.7, 0.3];
+    let (a, b) = (cpu.recompose(&cpu.colors, bg), gpu.recompose(&gpu.colors, bg));
+    let worst = a.iter().zip(&b).flat_map(|(p, q)| (0..3).map(move |k| (p[k] - q[k]).abs())).fold(0.0, f32::max);
+    eprintln!("weights: {} CPU entries, {} GPU entries, recomposed max diff {worst:.2e}", cpu.ids.len(), gpu.ids.len());
+    assert!(worst <= 1e-3);
+    // Same contributors in the same front-to-back order, but for weights at the threshold.
+    let same = cpu.ids.len().abs_diff(gpu.ids.len()) as f32 / cpu.ids.len() as f32;
+    assert!(same < 0.001, "entry counts differ by {:.3}%", same * 100.0);
+    // The GPU's weights reproduce its own render.
+    let img =
+        r.render(&GpuScene::upload(r.context(), &scene), &c, &RenderOptions { background: bg, sh_degree: 2 }).unwrap();
+    let full = r.pixel_weights(&GpuScene::upload(r.context(), &scene), &c, 2, 0.0).unwrap();
+    let re = full.recompose(&full.colors, bg);
+    let worst =
+        img.rgba.iter().zip(&re).flat_map(|(p, q)| (0..3).map(move |k| (p[k] - q[k]).abs())).fold(0.0, f32::max);
+    assert!(worst < 1e-5, "GPU weights reproduce the GPU render to {worst}");
+}
+
+#[test]
+fn degenerate_input_and_limits() {
+    let Some(r) = renderer() else { return };
+    let c = Camera::new(40, 30, 30.0, 30.0, 20.0, 15.0)
+        .looking_at(Vec3::new(0.0, 0.0, -2.0), Vec3::ZERO, Vec3::NEG_Y)
+        .unwrap();
+    let empty = GaussianCloud::new(0);
+    let scene = RenderScene { layers: vec![RenderLayer::new(&empty)] };
+    let img = r
+        .render(
+            &GpuScene::upload(r.context(), &scene),
+            &c,
+            &RenderOptions { background: [0.3, 0.2, 0.1], sh_degree: 0 },
+        )
+        .unwrap();
+    assert!(img.rgba.iter().all(|p| (p[0] - 0.3).abs() < 1e-6 && p[3] == 0.0));
+    let mut g = GaussianCloud::with_len(6, 1);
+    g.opacities = vec![5.0; 6];
+    g.positions = vec![
+        [0.0, 0.0, 0.0],
+        [f32::NAN, 0.0, 0.0],
+        [0.0, 0.0, -3.0],
+        [0.0, 0.0, -2.0],
+        [0.1, 0.0, -1.995],
+        [0.2, 0.1, 0.5],
+    ];
+    g.log_scales = vec![[f32::NEG_INFINITY; 3], [0.0; 3], [0.0; 3], [0.0; 3], [0.5; 3], [-3.0; 3]];
+    g.rotations[5] = [0.0; 4];
+    compare("degenerate", &RenderScene { layers: vec![RenderLayer::new(&g)] }, &c, &RenderOptions::default());
+    let mut huge = c;
+    (huge.width, huge.height) = (16384, 16384);
+    let scene = RenderScene { layers: vec![RenderLayer::new(&g)] };
+    assert!(r.render(&GpuScene::upload(r.context(), &scene), &huge, &RenderOptions::default()).is_err());
+}

@@ -125,3 +125,32 @@ fn several_files_render_as_layers_of_one_scene() {
     );
     assert_eq!(image::open(&out).unwrap().to_rgba8().dimensions(), (64, 48));
 }
+
+#[test]
+fn gpu_and_cpu_renders_agree_through_the_cli() {
+    if std::env::var_os("SPLATSTITCH_SKIP_GPU").is_some() {
+        eprintln!("skipping: SPLATSTITCH_SKIP_GPU is set");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let read = |p: &std::path::Path| -> Vec<f32> {
+        std::fs::read(p).unwrap()[128..].chunks(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect()
+    };
+    let mut outs = Vec::new();
+    for engine in ["--cpu", "--gpu"] {
+        let npy = dir.path().join(format!("{}.npy", &engine[2..]));
+        run_ok(
+            bin()
+                .arg("render")
+                .arg(data("fruit_drops_5k_sh3.ply"))
+                .arg("--out")
+                .arg(dir.path().join("x.png"))
+                .arg("--npy")
+                .arg(&npy)
+                .args(["--width", "64", "--height", "40", "--bg", "0.1,0.2,0.3", engine]),
+        );
+        outs.push(read(&npy));
+    }
+    let worst = outs[0].iter().zip(&outs[1]).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    assert!(worst <= 1.0 / 255.0 + 1e-4, "CLI GPU and CPU renders differ by {worst}");
+}

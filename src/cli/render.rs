@@ -5,6 +5,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use glam::{Mat4, Vec3};
 use splatstitch_core::formats::{self, write_atomically};
+use splatstitch_render::gpu::{GpuContext, GpuRenderer, GpuScene};
 use splatstitch_render::{Camera, RenderLayer, RenderOptions, RenderScene, render_cpu};
 use std::path::PathBuf;
 
@@ -52,11 +53,40 @@ pub struct RenderArgs {
     /// Highest SH degree to evaluate.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(0..=3))]
     pub sh_degree: u8,
-    /// Render on the CPU.
-    #[arg(long)]
+    /// Render on the CPU. By default a hardware GPU is used when there is one; with only a
+    /// software adapter (such as lavapipe) or none, the CPU renderer is faster and is used.
+    #[arg(long, conflicts_with = "gpu")]
     pub cpu: bool,
+    /// Render with wgpu even on a software adapter (fails when there is no adapter at all).
+    #[arg(long)]
+    pub gpu: bool,
     #[arg(long, value_enum, default_value_t)]
     pub non_finite: NonFiniteArg,
+}
+
+/// The GPU renderer when it is the better choice (or forced), `None` for the CPU renderer.
+fn pick_gpu(force_cpu: bool, force_gpu: bool) -> anyhow::Result<Option<GpuRenderer>> {
+    if force_cpu {
+        return Ok(None);
+    }
+    match GpuContext::headless() {
+        Ok(ctx) if force_gpu || !ctx.is_software() => {
+            tracing::info!("rendering on {}", ctx.describe());
+            Ok(Some(GpuRenderer::new(ctx)))
+        }
+        Ok(ctx) => {
+            eprintln!(
+                "note: only a software adapter ({}) is available; rendering on the CPU, which is faster there (--gpu to override)",
+                ctx.info.name
+            );
+            Ok(None)
+        }
+        Err(e) if force_gpu => Err(e.into()),
+        Err(e) => {
+            eprintln!("note: {e}; rendering on the CPU");
+            Ok(None)
+        }
+    }
 }
 
 fn parse_viewmat(s: &str) -> anyhow::Result<Mat4> {
@@ -89,10 +119,11 @@ pub fn run(a: RenderArgs) -> anyhow::Result<()> {
         (cam.fx, cam.fy, cam.cx, cam.cy) = (fx, fy, cx, cy);
         cam
     };
-    if !a.cpu {
-        eprintln!("note: the GPU rasterizer is not part of this build yet; rendering on the CPU");
-    }
-    let image = render_cpu(&scene, &camera, &RenderOptions { background: a.bg, sh_degree: a.sh_degree })?;
+    let opts = RenderOptions { background: a.bg, sh_degree: a.sh_degree };
+    let image = match pick_gpu(a.cpu, a.gpu)? {
+        Some(gpu) => gpu.render(&GpuScene::upload(gpu.context(), &scene), &camera, &opts)?,
+        None => render_cpu(&scene, &camera, &opts)?,
+    };
     let mut png = Vec::new();
     image::write_buffer_with_format(
         &mut std::io::Cursor::new(&mut png),

@@ -1,0 +1,102 @@
+//! `splatstitch bench`: measurements reported as ratios against a baseline taken in the same
+//! run (a memory copy, an outside tool, the CPU twin), so they survive a noisy machine.
+
+mod formats;
+mod render;
+
+use clap::{Args, ValueEnum};
+use splatstitch_core::GaussianCloud;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum Suite {
+    /// PLY load and write throughput, and whole-file conversion against splat-transform.
+    Formats,
+    /// Frame times of the GPU rasterizer and its CPU twin at three resolutions.
+    Render,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// What to measure.
+    #[arg(value_enum, default_value = "formats")]
+    pub suite: Suite,
+    /// Folder holding flowers_93k_sh2.ply (the shared test data).
+    #[arg(long, default_value = "../shared/data")]
+    pub data: PathBuf,
+    /// splat-transform executable (default: tests/interop/node_modules/.bin/splat-transform).
+    #[arg(long)]
+    pub splat_transform: Option<PathBuf>,
+    /// Size of the generated SH-degree-3 cloud.
+    #[arg(long, default_value_t = 2_000_000)]
+    pub generated: usize,
+    /// Size of the generated SH-degree-3 cloud of the render suite.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub render_generated: usize,
+    /// Render suite: skip the GPU (or the CPU twin).
+    #[arg(long)]
+    pub no_gpu: bool,
+    #[arg(long)]
+    pub no_cpu: bool,
+    /// Repetitions per measurement; the best is reported.
+    #[arg(long, default_value_t = 5)]
+    pub repeat: usize,
+    /// Folder for the generated cloud and the outputs (default: the system temp folder). Point it
+    /// at a RAM disk such as /dev/shm to take the storage device out of the comparison.
+    #[arg(long)]
+    pub scratch: Option<PathBuf>,
+    /// Also write the results as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+pub fn run(a: BenchArgs) -> anyhow::Result<()> {
+    match a.suite {
+        Suite::Formats => formats::run(&a),
+        Suite::Render => render::run(&a),
+    }
+}
+
+fn best<T>(repeat: usize, mut f: impl FnMut() -> anyhow::Result<T>) -> anyhow::Result<Duration> {
+    let mut best = Duration::MAX;
+    for _ in 0..repeat.max(1) {
+        let t = Instant::now();
+        std::hint::black_box(f()?);
+        best = best.min(t.elapsed());
+    }
+    Ok(best)
+}
+
+fn gb_s(bytes: u64, d: Duration) -> f64 {
+    bytes as f64 / d.as_secs_f64() / 1e9
+}
+
+/// A deterministic random cloud (positions in a unit cube, small scales, SH up to `degree`).
+pub fn generated_cloud(n: usize, degree: u8) -> GaussianCloud {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rnd = move || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    };
+    let mut c = GaussianCloud::with_len(n, degree);
+    for i in 0..n {
+        c.positions[i] = [rnd(), rnd(), rnd()];
+        c.rotations[i] = [rnd(), rnd(), rnd(), rnd()];
+        c.log_scales[i] = [rnd() - 5.0, rnd() - 5.0, rnd() - 5.0];
+        c.opacities[i] = rnd() * 4.0;
+    }
+    for v in &mut c.sh {
+        *v = rnd() * 0.5;
+    }
+    c
+}
+
+/// Peak resident memory of this process so far, in MB (Linux; 0 elsewhere).
+pub fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.to_string()))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        .map_or(0.0, |kb| kb / 1024.0)
+}

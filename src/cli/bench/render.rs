@@ -1,0 +1,100 @@
+//! `splatstitch bench render`: frame times of the GPU rasterizer (whatever adapter this machine
+//! has: lavapipe without a GPU) beside its CPU twin, at 256², 1280×720 and 1920×1080.
+
+use super::{BenchArgs, best, generated_cloud, peak_rss_mb};
+use anyhow::Context;
+use splatstitch_core::GaussianCloud;
+use splatstitch_core::formats::{self, LoadOptions};
+use splatstitch_render::gpu::{GpuContext, GpuRenderer, GpuScene};
+use splatstitch_render::{Camera, RenderLayer, RenderOptions, RenderScene, render_cpu};
+use std::time::Instant;
+
+#[derive(serde::Serialize)]
+struct RenderResult {
+    scene: String,
+    gaussians: usize,
+    width: u32,
+    height: u32,
+    cpu_ms: Option<f64>,
+    gpu_ms: Option<f64>,
+    cpu_over_gpu: Option<f64>,
+    peak_rss_mb: f64,
+}
+
+pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
+    let gpu = if a.no_gpu {
+        None
+    } else {
+        match GpuContext::headless() {
+            Ok(ctx) => {
+                eprintln!("adapter: {}", ctx.describe());
+                let t = Instant::now();
+                let r = GpuRenderer::new(ctx);
+                eprintln!("pipelines created in {:.2} s", t.elapsed().as_secs_f64());
+                Some(r)
+            }
+            Err(e) => {
+                eprintln!("{e}: GPU column stays empty");
+                None
+            }
+        }
+    };
+    let flowers = a.data.join("flowers_93k_sh2.ply");
+    let scenes: Vec<(String, GaussianCloud)> = vec![
+        ("flowers_93k_sh2".into(), formats::load(&flowers, &LoadOptions::default()).context("loading flowers")?.cloud),
+        (format!("generated_{}_sh3", a.render_generated), generated_cloud(a.render_generated, 3)),
+    ];
+    let mut results = Vec::new();
+    println!(
+        "{:<22} {:>10} {:>11} {:>10} {:>10} {:>9} {:>9}",
+        "scene", "gaussians", "size", "CPU ms", "GPU ms", "CPU/GPU", "RSS MB"
+    );
+    for (name, cloud) in &scenes {
+        let scene = RenderScene { layers: vec![RenderLayer::new(cloud)] };
+        let (lo, hi) = scene.bounds().context("empty scene")?;
+        let uploaded = gpu.as_ref().map(|r| GpuScene::upload(r.context(), &scene));
+        for (w, h) in [(256, 256), (1280, 720), (1920, 1080)] {
+            let cam = Camera::framing(w, h, lo, hi)?;
+            let opts = RenderOptions { background: [0.0; 3], sh_degree: 3 };
+            let cpu_ms = if a.no_cpu {
+                None
+            } else {
+                Some(best(a.repeat, || Ok(render_cpu(&scene, &cam, &opts)?))?.as_secs_f64() * 1e3)
+            };
+            let gpu_ms = match (&gpu, &uploaded) {
+                (Some(r), Some(s)) => {
+                    r.render(s, &cam, &opts)?; // warm-up: first use of each buffer size
+                    Some(best(a.repeat, || Ok(r.render(s, &cam, &opts)?))?.as_secs_f64() * 1e3)
+                }
+                _ => None,
+            };
+            let r = RenderResult {
+                scene: name.clone(),
+                gaussians: cloud.len(),
+                width: w,
+                height: h,
+                cpu_ms,
+                gpu_ms,
+                cpu_over_gpu: cpu_ms.zip(gpu_ms).map(|(c, g)| c / g),
+                peak_rss_mb: peak_rss_mb(),
+            };
+            let f = |v: Option<f64>, p: usize| v.map_or("-".to_string(), |v| format!("{v:.p$}"));
+            println!(
+                "{:<22} {:>10} {:>11} {:>10} {:>10} {:>9} {:>9.0}",
+                r.scene,
+                r.gaussians,
+                format!("{w}×{h}"),
+                f(r.cpu_ms, 1),
+                f(r.gpu_ms, 1),
+                f(r.cpu_over_gpu, 2),
+                r.peak_rss_mb
+            );
+            results.push(r);
+        }
+    }
+    if let Some(p) = &a.json {
+        formats::write_atomically(p, serde_json::to_string_pretty(&results)?.as_bytes())
+            .with_context(|| p.display().to_string())?;
+    }
+    Ok(())
+}

@@ -75,12 +75,23 @@ fn column_slice(b: &wgpu::Buffer, start: u64, count: u64, bytes_per: u64) -> wgp
 pub struct GpuRenderer {
     ctx: GpuContext,
     kernels: Kernels,
+    /// Most Gaussians preprocessed per dispatch, when lower than the binding limit allows.
+    chunk_cap: Option<u64>,
 }
 
 impl GpuRenderer {
     pub fn new(ctx: GpuContext) -> Self {
         let kernels = Kernels::new(&ctx.device);
-        Self { ctx, kernels }
+        Self { ctx, kernels, chunk_cap: None }
+    }
+
+    /// Preprocesses at most `gaussians` (rounded up to a multiple of 256) per dispatch. Layers are
+    /// always split so each column fits the adapter's storage-binding limit (lavapipe: 128 MiB,
+    /// less than 1M Gaussians' SH at degree 3); this lowers the split further, which tests use to
+    /// exercise it on small scenes.
+    pub fn with_chunk_cap(mut self, gaussians: u64) -> Self {
+        self.chunk_cap = Some(gaussians.next_multiple_of(CHUNK_ALIGN));
+        self
     }
 
     pub fn context(&self) -> &GpuContext {
@@ -195,7 +206,7 @@ impl GpuRenderer {
             let stride = (layer.sh_degree as u64 + 1).pow(2) * 3;
             // The largest column per Gaussian is the SH block; chunk so it fits one binding.
             let per_chunk = (self.max_binding() / (stride * 4).max(16)) / CHUNK_ALIGN * CHUNK_ALIGN;
-            let per_chunk = per_chunk.clamp(CHUNK_ALIGN, 65535 * 256);
+            let per_chunk = per_chunk.min(self.chunk_cap.unwrap_or(u64::MAX)).clamp(CHUNK_ALIGN, 65535 * 256);
             let rot = Mat3::from_quat(layer.transform.rotation.normalize());
             let t = layer.transform.translation;
             let mut start = 0u64;

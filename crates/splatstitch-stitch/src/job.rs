@@ -1,0 +1,338 @@
+//! Job files (DESIGN §7): what to stitch, how, and where the results go. The editor saves and
+//! opens the same format, so a scene prepared by hand re-runs headless.
+//!
+//! Every problem is reported with the job file, the line and the key, before anything runs.
+
+use serde::{Deserialize, Serialize};
+use splatstitch_core::{Role, Similarity};
+use std::path::{Path, PathBuf};
+
+/// A problem with a job file: where it is and what is wrong.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}{}: {}{message}", file.display(), line.map(|l| format!(":{l}")).unwrap_or_default(), key.as_ref().map(|k| format!("`{k}`: ")).unwrap_or_default())]
+pub struct JobError {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub key: Option<String>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// The two-phase optimization of 3D Gaussian Stitching.
+    Stitch,
+    /// SeamlessNeRF-style gradient propagation baseline.
+    Poisson,
+    /// Compose only.
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CropSpec {
+    pub box_min: [f32; 3],
+    pub box_max: [f32; 3],
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TransformSpec {
+    pub scale: f32,
+    pub rotate_deg: [f32; 3],
+    pub translate: [f32; 3],
+}
+
+impl Default for TransformSpec {
+    fn default() -> Self {
+        Self { scale: 1.0, rotate_deg: [0.0; 3], translate: [0.0; 3] }
+    }
+}
+
+impl TransformSpec {
+    pub fn similarity(&self) -> Similarity {
+        Similarity::from_scale_euler_translation(self.scale, self.rotate_deg, self.translate)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LayerSpec {
+    pub name: String,
+    /// Relative to the job file, or absolute.
+    pub file: PathBuf,
+    pub role: Role,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crop: Option<CropSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transform: Option<TransformSpec>,
+}
+
+/// `[blend]`: the method and its parameters (defaults of DESIGN §5).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BlendSpec {
+    pub method: Method,
+    pub k: usize,
+    pub beta: f32,
+    pub tau: f32,
+    pub iterations: usize,
+    pub views: usize,
+    pub resolution: u32,
+    pub lambda_grad: f32,
+    pub lambda_tune: f32,
+    pub tune_from: f32,
+    pub seed: u64,
+}
+
+impl Default for BlendSpec {
+    fn default() -> Self {
+        Self {
+            method: Method::Stitch,
+            k: 16,
+            beta: 0.05,
+            tau: 0.95,
+            iterations: 1500,
+            views: 32,
+            resolution: 256,
+            lambda_grad: 2.0,
+            lambda_tune: 2.0,
+            tune_from: 0.5,
+            seed: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSpec {
+    /// The stitched composite, relative to the job file.
+    pub ply: PathBuf,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<PathBuf>,
+    /// Folder for before/after PNGs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renders: Option<PathBuf>,
+}
+
+/// A job as written in the file (paths as written).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobFile {
+    #[serde(rename = "layer")]
+    pub layers: Vec<LayerSpec>,
+    #[serde(default)]
+    pub blend: BlendSpec,
+    pub output: OutputSpec,
+}
+
+/// A validated job with paths resolved against the job file's folder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub path: PathBuf,
+    pub spec: JobFile,
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].bytes().filter(|b| *b == b'\n').count() + 1
+}
+
+/// Line of `key = ...` inside the table whose header line is `header` (the n-th occurrence for
+/// arrays of tables), for errors found after parsing.
+fn key_line(text: &str, header: &str, nth: usize, key: &str) -> Option<usize> {
+    let mut seen = 0usize;
+    let mut inside = false;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            inside = t == header && {
+                seen += 1;
+                seen == nth + 1
+            };
+            continue;
+        }
+        if inside {
+            let k = t.split('=').next().unwrap_or("").trim();
+            if k == key || t.starts_with(&format!("{key} ")) || t.starts_with(&format!("{key}=")) {
+                return Some(i + 1);
+            }
+            // Inline tables: `crop = { box_min = ... }` holds the nested key.
+            if t.contains(&format!("{key} =")) || t.contains(&format!("{key}=")) {
+                return Some(i + 1);
+            }
+        }
+    }
+    None
+}
+
+impl Job {
+    pub fn load(path: &Path) -> Result<Job, JobError> {
+        let text = std::fs::read_to_string(path).map_err(|e| JobError {
+            file: path.into(),
+            line: None,
+            key: None,
+            message: format!("cannot read the job file: {e}"),
+        })?;
+        Job::parse(path, &text)
+    }
+
+    /// Parses and validates a job; `path` names it in errors and anchors relative paths.
+    pub fn parse(path: &Path, text: &str) -> Result<Job, JobError> {
+        let spec: JobFile = toml::from_str(text).map_err(|e| JobError {
+            file: path.into(),
+            line: e.span().map(|s| line_of(text, s.start)),
+            key: None,
+            message: e.message().trim().to_string(),
+        })?;
+        let job = Job { path: path.into(), spec };
+        job.validate(text)?;
+        Ok(job)
+    }
+
+    fn validate(&self, text: &str) -> Result<(), JobError> {
+        let err = |header: &str, nth: usize, key: &str, message: String| JobError {
+            file: self.path.clone(),
+            line: key_line(text, header, nth, key.rsplit('.').next().unwrap_or(key)),
+            key: Some(key.to_string()),
+            message,
+        };
+        let s = &self.spec;
+        if s.layers.is_empty() {
+            return Err(err("", 0, "layer", "the job has no [[layer]]".into()));
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, l) in s.layers.iter().enumerate() {
+            let at = |key: &str, m: String| err("[[layer]]", i, &format!("layer.{key}"), m);
+            if l.name.trim().is_empty() {
+                return Err(at("name", "layer names must not be empty".into()));
+            }
+            if !names.insert(l.name.as_str()) {
+                return Err(at("name", format!("two layers are named `{}`", l.name)));
+            }
+            if let Some(c) = &l.crop
+                && (0..3).any(|k| !(c.box_min[k] <= c.box_max[k]))
+            {
+                return Err(at("crop", format!("layer `{}`: box_min must not exceed box_max", l.name)));
+            }
+            if let Some(t) = &l.transform {
+                if !(t.scale.is_finite() && t.scale > 0.0) {
+                    return Err(at("transform.scale", format!("layer `{}`: scale must be positive", l.name)));
+                }
+                if !t.rotate_deg.iter().chain(&t.translate).all(|v| v.is_finite()) {
+                    return Err(at("transform", format!("layer `{}`: values must be finite", l.name)));
+                }
+            }
+        }
+        let count = |r: Role| s.layers.iter().filter(|l| l.role == r).count();
+        if count(Role::Source) == 0 {
+            return Err(err("", 0, "layer.role", "no layer has role = \"source\"".into()));
+        }
+        if count(Role::Target) != 1 {
+            return Err(err(
+                "",
+                0,
+                "layer.role",
+                format!("exactly one layer must have role = \"target\" ({} found)", count(Role::Target)),
+            ));
+        }
+        let b = &s.blend;
+        let blend = |key: &str, m: String| err("[blend]", 0, &format!("blend.{key}"), m);
+        let range = |key: &str, v: f64, lo: f64, hi: f64| {
+            if v.is_finite() && v >= lo && v <= hi {
+                Ok(())
+            } else {
+                Err(blend(key, format!("{v} is outside {lo}..={hi}")))
+            }
+        };
+        range("k", b.k as f64, 1.0, 256.0)?;
+        range("beta", b.beta as f64, 1e-6, 1.0)?;
+        range("tau", b.tau as f64, 0.0, 1.0)?;
+        range("iterations", b.iterations as f64, 1.0, 1e6)?;
+        range("views", b.views as f64, 1.0, 1024.0)?;
+        range("resolution", b.resolution as f64, 16.0, 4096.0)?;
+        range("lambda_grad", b.lambda_grad as f64, 0.0, 1e6)?;
+        range("lambda_tune", b.lambda_tune as f64, 0.0, 1e6)?;
+        range("tune_from", b.tune_from as f64, 0.0, 1.0)?;
+        Ok(())
+    }
+
+    /// A path from the job resolved against the job file's folder.
+    pub fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() { p.to_path_buf() } else { self.path.parent().unwrap_or(Path::new(".")).join(p) }
+    }
+
+    /// Writes the job as TOML (atomically).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(&self.spec).expect("a job always serializes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[[layer]]
+name = "body"
+file = "body.ply"
+role = "source"
+
+[[layer]]
+name = "head"
+file = "/abs/head.ply"
+role = "target"
+crop = { box_min = [-1, -1, -1], box_max = [1, 1, 1] }
+transform = { scale = 2.0, rotate_deg = [0, 90, 0], translate = [1, 0, 0] }
+
+[blend]
+method = "stitch"
+k = 8
+
+[output]
+ply = "out/stitched.ply"
+report = "out/report.json"
+renders = "out/renders"
+"#;
+
+    fn parse(text: &str) -> Result<Job, JobError> {
+        Job::parse(Path::new("/jobs/demo.toml"), text)
+    }
+
+    #[test]
+    fn parses_defaults_and_resolves_paths() {
+        let job = parse(GOOD).unwrap();
+        assert_eq!(job.spec.blend.k, 8);
+        assert_eq!(job.spec.blend.iterations, 1500);
+        assert_eq!(job.resolve(&job.spec.layers[0].file), PathBuf::from("/jobs/body.ply"));
+        assert_eq!(job.resolve(&job.spec.layers[1].file), PathBuf::from("/abs/head.ply"));
+        assert_eq!(job.spec.layers[1].transform.as_ref().unwrap().scale, 2.0);
+        let again = parse(&job.to_toml()).unwrap();
+        assert_eq!(again.spec, job.spec);
+    }
+
+    #[test]
+    fn errors_name_key_and_line() {
+        let e = parse(&GOOD.replace("k = 8", "k = 8\nkk = 3")).unwrap_err();
+        assert_eq!(e.line, Some(17), "{e}");
+        assert!(e.message.contains("unknown field `kk`"), "{e}");
+        let e = parse(&GOOD.replace("k = 8", "k = \"eight\"")).unwrap_err();
+        assert_eq!(e.line, Some(16), "{e}");
+        let e = parse(&GOOD.replace("k = 8", "k = 0")).unwrap_err();
+        assert_eq!((e.key.as_deref(), e.line), (Some("blend.k"), Some(16)), "{e}");
+        assert!(e.to_string().starts_with("/jobs/demo.toml:16: `blend.k`: 0 is outside"), "{e}");
+        let e = parse(&GOOD.replace("tau = 0.95", "").replace("k = 8", "tau = 1.5")).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("blend.tau"));
+        let e = parse(&GOOD.replace("role = \"source\"", "role = \"fixed\"")).unwrap_err();
+        assert!(e.message.contains("no layer has role = \"source\""), "{e}");
+        let e = parse(&GOOD.replace("role = \"target\"", "role = \"source\"")).unwrap_err();
+        assert!(e.message.contains("exactly one layer"), "{e}");
+        let e = parse(&GOOD.replace("scale = 2.0", "scale = -1.0")).unwrap_err();
+        assert_eq!((e.key.as_deref(), e.line), (Some("layer.transform.scale"), Some(12)), "{e}");
+        let e = parse(&GOOD.replace("box_max = [1, 1, 1]", "box_max = [1, -2, 1]")).unwrap_err();
+        assert_eq!(e.line, Some(11), "{e}");
+        let e = parse(&GOOD.replace("method = \"stitch\"", "method = \"magic\"")).unwrap_err();
+        assert!(e.message.contains("unknown variant `magic`"), "{e}");
+        let e = parse(&GOOD.replace("[output]\nply = \"out/stitched.ply\"", "[output]")).unwrap_err();
+        assert!(e.message.contains("missing field `ply`"), "{e}");
+    }
+}

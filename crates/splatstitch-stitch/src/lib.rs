@@ -1,0 +1,7 @@
+//! The stitching engine (DESIGN §5–§7): job files, composition of layers, KNN seam detection,
+//! blending methods, metrics and reports. The editor and the headless `stitch` command call
+//! the same functions.
+
+pub mod job;
+
+pub use job::{Job, JobError, Method};

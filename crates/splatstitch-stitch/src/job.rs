@@ -131,6 +131,8 @@ pub struct JobFile {
 pub struct Job {
     pub path: PathBuf,
     pub spec: JobFile,
+    /// The file's text, for pointing later errors (a missing capture, say) at their line.
+    pub text: String,
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -184,7 +186,7 @@ impl Job {
             key: None,
             message: e.message().trim().to_string(),
         })?;
-        let job = Job { path: path.into(), spec };
+        let job = Job { path: path.into(), spec, text: text.to_string() };
         job.validate(text)?;
         Ok(job)
     }
@@ -210,7 +212,7 @@ impl Job {
                 return Err(at("name", format!("two layers are named `{}`", l.name)));
             }
             if let Some(c) = &l.crop
-                && (0..3).any(|k| !(c.box_min[k] <= c.box_max[k]))
+                && (0..3).any(|k| c.box_min[k].is_nan() || c.box_max[k].is_nan() || c.box_min[k] > c.box_max[k])
             {
                 return Err(at("crop", format!("layer `{}`: box_min must not exceed box_max", l.name)));
             }
@@ -254,6 +256,16 @@ impl Job {
         range("lambda_tune", b.lambda_tune as f64, 0.0, 1e6)?;
         range("tune_from", b.tune_from as f64, 0.0, 1.0)?;
         Ok(())
+    }
+
+    /// An error about key `key` (e.g. `file`) of the `index`-th layer.
+    pub fn layer_error(&self, index: usize, key: &str, message: String) -> JobError {
+        JobError {
+            file: self.path.clone(),
+            line: key_line(&self.text, "[[layer]]", index, key),
+            key: Some(format!("layer.{key}")),
+            message,
+        }
     }
 
     /// A path from the job resolved against the job file's folder.

@@ -2,6 +2,11 @@
 //! blending methods, metrics and reports. The editor and the headless `stitch` command call
 //! the same functions.
 
+pub mod boundary;
+pub mod cameras;
+pub mod compose;
 pub mod job;
 
+pub use boundary::{Boundary, BoundaryParams, find_boundary};
+pub use compose::Composite;
 pub use job::{Job, JobError, Method};

@@ -6,6 +6,7 @@ pub mod boundary;
 pub mod cameras;
 pub mod compose;
 pub mod job;
+pub mod metrics;
 
 pub use boundary::{Boundary, BoundaryParams, find_boundary};
 pub use compose::Composite;

@@ -160,8 +160,9 @@ impl Palette {
             } else {
                 let c = &mut centres[best];
                 c.1 += 1.0;
-                for k in 0..3 {
-                    c.0[k] += (s[k] - c.0[k]) / c.1;
+                let count = c.1;
+                for (ck, sk) in c.0.iter_mut().zip(s) {
+                    *ck += (sk - *ck) / count;
                 }
                 c.2 += 1;
             }

@@ -22,7 +22,13 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            // A bad job is a usage error, like a bad argument.
+            let bad_job = e.downcast_ref::<splatstitch_stitch::JobError>().is_some()
+                || matches!(
+                    e.downcast_ref::<splatstitch_stitch::StitchError>(),
+                    Some(splatstitch_stitch::StitchError::Job(_))
+                );
+            if bad_job { ExitCode::from(2) } else { ExitCode::FAILURE }
         }
     }
 }

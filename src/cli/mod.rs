@@ -4,6 +4,7 @@ mod bench;
 mod convert;
 mod info;
 mod render;
+mod stitch;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use splatstitch_core::{LoadOptions, NonFinitePolicy, PlyEncoding};
@@ -37,6 +38,10 @@ pub enum Command {
     Convert(convert::ConvertArgs),
     /// Render splat files headlessly to PNG (and .npy).
     Render(render::RenderArgs),
+    /// Run a stitching job headlessly (see DESIGN.md §7 for the job format).
+    Stitch(stitch::StitchArgs),
+    /// Compute seam error, detail and palette distance for a before/after pair of composites.
+    Eval(stitch::EvalArgs),
     /// Measure load/write throughput and compare with @playcanvas/splat-transform.
     Bench(bench::BenchArgs),
 }
@@ -46,6 +51,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Info(a) => info::run(a),
         Command::Convert(a) => convert::run(a, cli.quiet),
         Command::Render(a) => render::run(a),
+        Command::Stitch(a) => stitch::run_stitch(a, cli.quiet),
+        Command::Eval(a) => stitch::run_eval(a),
         Command::Bench(a) => bench::run(a),
     }
 }

@@ -7,7 +7,9 @@ pub mod cameras;
 pub mod compose;
 pub mod job;
 pub mod metrics;
+pub mod run;
 
 pub use boundary::{Boundary, BoundaryParams, find_boundary};
 pub use compose::Composite;
 pub use job::{Job, JobError, Method};
+pub use run::{Report, RunOptions, Stage, StitchError, run};

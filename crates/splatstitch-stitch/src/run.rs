@@ -1,0 +1,295 @@
+//! A whole stitch, headless: compose → boundary → cameras and reference renders → blend →
+//! metrics before and after → outputs, written only when everything succeeded.
+
+use crate::boundary::{Boundary, BoundaryParams, find_boundary};
+use crate::cameras::fibonacci_cameras;
+use crate::compose::{Composite, with_sh_degree};
+use crate::job::{BlendSpec, Job, JobError, Method};
+use crate::metrics::{Metrics, Palette, SeamSpace, detail, seam_error_image, seam_error_points};
+use splatstitch_core::formats::{self, SaveOptions, write_atomically};
+use splatstitch_core::{GaussianCloud, Role};
+use splatstitch_render::{Camera, Image, RenderLayer, RenderOptions, RenderScene, render_cpu};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StitchError {
+    /// The job is wrong (exit code 2): bad key, missing file, no boundary.
+    #[error(transparent)]
+    Job(#[from] JobError),
+    #[error("blend method `{0:?}` is not available in this build yet")]
+    Unsupported(Method),
+    #[error("cancelled; nothing was written")]
+    Cancelled,
+    #[error("{0}")]
+    Output(String),
+}
+
+/// Stages, for progress reporting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Load,
+    Boundary,
+    Precompute,
+    Optimize,
+    Metrics,
+    Export,
+}
+
+#[derive(Default)]
+pub struct RunOptions<'a> {
+    /// Write outputs here instead of where the job says (file names kept).
+    pub out_dir: Option<PathBuf>,
+    /// Set from another thread (Ctrl-C) to stop between stages and iterations.
+    pub cancel: Option<&'a AtomicBool>,
+    /// Called with each stage as it starts and a fraction done within it.
+    pub progress: Option<&'a (dyn Fn(Stage, f32) + Sync)>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LayerCount {
+    pub name: String,
+    pub role: Role,
+    pub loaded: usize,
+    pub kept: usize,
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Timings {
+    pub load: f64,
+    pub boundary: f64,
+    pub precompute: f64,
+    pub optimize: f64,
+    pub metrics: f64,
+    pub export: f64,
+    pub total: f64,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Report {
+    pub job: String,
+    pub method: Method,
+    pub backend: String,
+    pub parameters: BlendSpec,
+    pub layers: Vec<LayerCount>,
+    pub boundary: usize,
+    pub metrics_before: Metrics,
+    pub metrics_after: Metrics,
+    pub timings_s: Timings,
+    pub peak_memory_mb: f64,
+    pub outputs: Vec<String>,
+}
+
+/// Peak resident memory of this process so far, in MB (Linux; 0 elsewhere).
+pub fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1).map(String::from))
+        })
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Renders each camera's view of `clouds` together, over black.
+pub fn render_views(clouds: &[&GaussianCloud], cameras: &[Camera]) -> Vec<Image> {
+    let scene = RenderScene { layers: clouds.iter().map(|c| RenderLayer::new(c)).collect() };
+    let opts = RenderOptions { background: [0.0; 3], sh_degree: 3 };
+    cameras.iter().map(|c| render_cpu(&scene, c, &opts).expect("working cameras are valid")).collect()
+}
+
+/// What the metrics need that does not change with the target's colours.
+pub struct Evaluation {
+    pub cameras: Vec<Camera>,
+    pub source_renders: Vec<Image>,
+    pub target_before: Vec<Image>,
+    pub palette: Palette,
+    pub boundary: Boundary,
+    pub sources: GaussianCloud,
+}
+
+impl Evaluation {
+    pub fn new(composite: &Composite, blend: &BlendSpec, boundary: Boundary) -> Evaluation {
+        let (lo, hi) = composite.bounds();
+        let cameras = fibonacci_cameras(lo, hi, blend.views, blend.resolution);
+        let sources = composite.sources();
+        let source_renders = render_views(&[&sources], &cameras);
+        let target_before = render_views(&[&composite.target().cloud], &cameras);
+        let palette = Palette::from_renders(&source_renders, 7);
+        Evaluation { cameras, source_renders, target_before, palette, boundary, sources }
+    }
+
+    /// Metrics of a target with these colours (same geometry as the original).
+    pub fn metrics(&self, target: &GaussianCloud, renders: &[Image]) -> Metrics {
+        let (seam_error, seam_space) = match seam_error_image(&self.source_renders, renders) {
+            Some(e) => (e, SeamSpace::Image),
+            None => (seam_error_points(&self.boundary, target, &self.sources), SeamSpace::Points),
+        };
+        Metrics {
+            seam_error,
+            seam_space,
+            detail: detail(&self.target_before, renders),
+            palette_distance: self.palette.distance(renders),
+        }
+    }
+}
+
+fn output_path(job: &Job, out_dir: &Option<PathBuf>, p: &Path) -> PathBuf {
+    match out_dir {
+        Some(d) => d.join(p.file_name().unwrap_or(p.as_os_str())),
+        None => job.resolve(p),
+    }
+}
+
+fn png(img: &Image) -> Result<Vec<u8>, StitchError> {
+    let mut out = Vec::new();
+    image::write_buffer_with_format(
+        &mut std::io::Cursor::new(&mut out),
+        &img.to_rgba8(),
+        img.width,
+        img.height,
+        image::ExtendedColorType::Rgba8,
+        image::ImageFormat::Png,
+    )
+    .map_err(|e| StitchError::Output(e.to_string()))?;
+    Ok(out)
+}
+
+/// Runs a job end to end and returns its report (also written when the job names a path).
+pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
+    let start = Instant::now();
+    let mut t = Timings::default();
+    let cancelled = || opts.cancel.is_some_and(|c| c.load(Ordering::Relaxed));
+    let progress = |s: Stage, f: f32| {
+        if let Some(p) = opts.progress {
+            p(s, f)
+        }
+    };
+    let blend = &job.spec.blend;
+    if blend.method != Method::None {
+        return Err(StitchError::Unsupported(blend.method));
+    }
+
+    progress(Stage::Load, 0.0);
+    let lap = Instant::now();
+    let composite = Composite::load(job)?;
+    t.load = lap.elapsed().as_secs_f64();
+    if cancelled() {
+        return Err(StitchError::Cancelled);
+    }
+
+    progress(Stage::Boundary, 0.0);
+    let lap = Instant::now();
+    let ti = composite.target_index();
+    let target = &composite.layers[ti].cloud;
+    let sources = composite.sources();
+    let params = BoundaryParams { k: blend.k, beta: blend.beta, tau: blend.tau };
+    let boundary = find_boundary(target, &sources, params, composite.diagonal());
+    if boundary.is_empty() {
+        return Err(job
+            .layer_error(
+                ti,
+                "role",
+                format!(
+                    "target `{}` has no boundary with the sources: none of its Gaussians with opacity above \
+                     tau = {} lies within beta·L = {:.4} of them (are the layers far apart?)",
+                    composite.layers[ti].name,
+                    blend.tau,
+                    blend.beta * composite.diagonal()
+                ),
+            )
+            .into());
+    }
+    t.boundary = lap.elapsed().as_secs_f64();
+
+    progress(Stage::Precompute, 0.0);
+    let lap = Instant::now();
+    let eval = Evaluation::new(&composite, blend, boundary);
+    t.precompute = lap.elapsed().as_secs_f64();
+    if cancelled() {
+        return Err(StitchError::Cancelled);
+    }
+
+    progress(Stage::Optimize, 0.0);
+    let lap = Instant::now();
+    // `none`: compose only. The target keeps its colours.
+    let blended = target.clone();
+    t.optimize = lap.elapsed().as_secs_f64();
+
+    progress(Stage::Metrics, 0.0);
+    let lap = Instant::now();
+    let before = eval.metrics(target, &eval.target_before);
+    let after_renders = render_views(&[&blended], &eval.cameras);
+    let after = eval.metrics(&blended, &after_renders);
+    t.metrics = lap.elapsed().as_secs_f64();
+    if cancelled() {
+        return Err(StitchError::Cancelled);
+    }
+
+    progress(Stage::Export, 0.0);
+    let lap = Instant::now();
+    let mut result = composite.clone();
+    result.layers[ti].cloud = with_sh_degree(&blended, target.sh_degree);
+    let out = &job.spec.output;
+    let ply = output_path(job, &opts.out_dir, &out.ply);
+    let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+    if let Some(dir) = &out.renders {
+        let dir = output_path(job, &opts.out_dir, dir);
+        let before_scene: Vec<&GaussianCloud> = composite.layers.iter().map(|l| &l.cloud).collect();
+        let after_scene: Vec<&GaussianCloud> = result.layers.iter().map(|l| &l.cloud).collect();
+        let shown: Vec<Camera> =
+            eval.cameras.iter().step_by((eval.cameras.len() / 4).max(1)).take(4).copied().collect();
+        for (i, (b, a)) in
+            render_views(&before_scene, &shown).iter().zip(render_views(&after_scene, &shown)).enumerate()
+        {
+            files.push((dir.join(format!("view{i:02}_before.png")), png(b)?));
+            files.push((dir.join(format!("view{i:02}_after.png")), png(&a)?));
+        }
+    }
+    let mut report = Report {
+        job: job.path.display().to_string(),
+        method: blend.method,
+        backend: "cpu".into(),
+        parameters: blend.clone(),
+        layers: composite
+            .layers
+            .iter()
+            .map(|l| LayerCount { name: l.name.clone(), role: l.role, loaded: l.loaded, kept: l.cloud.len() })
+            .collect(),
+        boundary: eval.boundary.len(),
+        metrics_before: before,
+        metrics_after: after,
+        timings_s: t,
+        peak_memory_mb: peak_rss_mb(),
+        outputs: std::iter::once(&ply).chain(files.iter().map(|f| &f.0)).map(|p| p.display().to_string()).collect(),
+    };
+    if cancelled() {
+        return Err(StitchError::Cancelled);
+    }
+    // Everything is computed: now write, each file via a temporary and a rename.
+    let io = |p: &Path, e: std::io::Error| StitchError::Output(format!("{}: {e}", p.display()));
+    for (p, bytes) in &files {
+        if let Some(d) = p.parent() {
+            std::fs::create_dir_all(d).map_err(|e| io(d, e))?;
+        }
+        write_atomically(p, bytes).map_err(|e| io(p, e))?;
+    }
+    if let Some(d) = ply.parent() {
+        std::fs::create_dir_all(d).map_err(|e| io(d, e))?;
+    }
+    formats::save(&ply, &result.to_cloud(), &SaveOptions::default()).map_err(|e| StitchError::Output(e.to_string()))?;
+    report.timings_s.export = lap.elapsed().as_secs_f64();
+    report.timings_s.total = start.elapsed().as_secs_f64();
+    if let Some(r) = &out.report {
+        let r = output_path(job, &opts.out_dir, r);
+        if let Some(d) = r.parent() {
+            std::fs::create_dir_all(d).map_err(|e| io(d, e))?;
+        }
+        report.outputs.push(r.display().to_string());
+        let json = serde_json::to_string_pretty(&report).map_err(|e| StitchError::Output(e.to_string()))?;
+        write_atomically(&r, json.as_bytes()).map_err(|e| io(&r, e))?;
+    }
+    progress(Stage::Export, 1.0);
+    Ok(report)
+}

@@ -1,0 +1,150 @@
+//! `splatstitch stitch` and `splatstitch eval`: headless jobs and their metrics.
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use splatstitch_core::formats::{self, LoadOptions};
+use splatstitch_core::{GaussianCloud, Role};
+use splatstitch_stitch::boundary::{BoundaryParams, find_boundary};
+use splatstitch_stitch::compose::Composite;
+use splatstitch_stitch::run::{Evaluation, RunOptions, Stage, render_views};
+use splatstitch_stitch::{Job, run};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+#[derive(ValueEnum, Clone, Copy, Debug, Default)]
+pub enum Backend {
+    /// burn-wgpu on a real GPU adapter, the CPU backend otherwise.
+    #[default]
+    Auto,
+    Wgpu,
+    Cpu,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "The job format is described in DESIGN.md §7 and README.md. Outputs are written \
+only when the whole job succeeds (temporary files, then renames); Ctrl-C stops cleanly and writes \
+nothing. A bad job (unknown key, wrong type, out-of-range value, missing file, no source or target, \
+no boundary) exits with code 2 and names the key or file and line.")]
+pub struct StitchArgs {
+    /// Job file (TOML).
+    pub job: PathBuf,
+    /// Write the outputs into this folder instead of where the job says.
+    #[arg(long)]
+    pub out_dir: Option<PathBuf>,
+    /// Optimizer backend.
+    #[arg(long, value_enum, default_value_t)]
+    pub backend: Backend,
+}
+
+fn stage_name(s: Stage) -> &'static str {
+    match s {
+        Stage::Load => "loading layers",
+        Stage::Boundary => "finding the seam",
+        Stage::Precompute => "rendering reference views",
+        Stage::Optimize => "blending",
+        Stage::Metrics => "measuring",
+        Stage::Export => "writing outputs",
+    }
+}
+
+pub fn run_stitch(a: StitchArgs, quiet: bool) -> anyhow::Result<()> {
+    let job = Job::load(&a.job)?;
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = cancel.clone();
+    // A second Ctrl-C while stopping is left to the default handler's successor: we just exit.
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+    });
+    let bar = if quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new_spinner()
+    };
+    bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}").expect("valid template"));
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    let progress = |s: Stage, _f: f32| bar.set_message(stage_name(s));
+    let opts = RunOptions { out_dir: a.out_dir.clone(), cancel: Some(&cancel), progress: Some(&progress) };
+    let _ = a.backend; // The CPU path is the only one the current methods use.
+    let report = run(&job, &opts);
+    bar.finish_and_clear();
+    let report = report?;
+    if !quiet {
+        let (b, f) = (&report.metrics_before, &report.metrics_after);
+        let method = serde_json::to_value(report.method)?;
+        println!("method {}: {} boundary Gaussians", method.as_str().unwrap_or("?"), report.boundary);
+        println!("seam error  {:.4} → {:.4} ({:?} space)", b.seam_error, f.seam_error, f.seam_space);
+        println!("detail      {:.4} → {:.4}", b.detail, f.detail);
+        println!("palette     {:.4} → {:.4}", b.palette_distance, f.palette_distance);
+        println!("total {:.2} s; wrote {}", report.timings_s.total, report.outputs.join(", "));
+    }
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// The composite before blending (layers in job order, e.g. from `method = "none"`).
+    pub before: PathBuf,
+    /// The composite after blending, by any tool, with the same Gaussians in the same order.
+    pub after: PathBuf,
+    /// The job that describes the layers, cameras and parameters.
+    #[arg(long)]
+    pub job: PathBuf,
+}
+
+/// Splits a composite file back into the job's layers by their Gaussian counts.
+fn split(cloud: &GaussianCloud, counts: &[usize]) -> Vec<GaussianCloud> {
+    let mut start = 0;
+    counts
+        .iter()
+        .map(|&n| {
+            let mask: Vec<bool> = (0..cloud.len()).map(|i| i >= start && i < start + n).collect();
+            start += n;
+            cloud.select(&mask)
+        })
+        .collect()
+}
+
+pub fn run_eval(a: EvalArgs) -> anyhow::Result<()> {
+    let job = Job::load(&a.job)?;
+    let mut composite = Composite::load(&job)?;
+    let counts: Vec<usize> = composite.layers.iter().map(|l| l.cloud.len()).collect();
+    let total: usize = counts.iter().sum();
+    let before = formats::load(&a.before, &LoadOptions::default())?.cloud;
+    let after = formats::load(&a.after, &LoadOptions::default())?.cloud;
+    for (name, c) in [(&a.before, &before), (&a.after, &after)] {
+        if c.len() != total {
+            bail!("{}: {} Gaussians, but the job's layers hold {total}", name.display(), c.len());
+        }
+    }
+    for (l, c) in composite.layers.iter_mut().zip(split(&before, &counts)) {
+        l.cloud = c;
+    }
+    let ti = composite.target_index();
+    let after_target = split(&after, &counts).swap_remove(ti);
+    let blend = &job.spec.blend;
+    let boundary = find_boundary(
+        &composite.layers[ti].cloud,
+        &composite.sources(),
+        BoundaryParams { k: blend.k, beta: blend.beta, tau: blend.tau },
+        composite.diagonal(),
+    );
+    let eval = Evaluation::new(&composite, blend, boundary);
+    let m_before = eval.metrics(&composite.layers[ti].cloud, &eval.target_before);
+    let renders = render_views(&[&after_target], &eval.cameras);
+    let m_after = eval.metrics(&after_target, &renders);
+    let json = serde_json::json!({
+        "job": job.path.display().to_string(),
+        "target": composite.layers[ti].name,
+        "sources": composite.layers.iter().filter(|l| l.role == Role::Source).map(|l| l.name.clone()).collect::<Vec<_>>(),
+        "boundary": eval.boundary.len(),
+        "views": eval.cameras.len(),
+        "before": m_before,
+        "after": m_after,
+    });
+    println!("{}", serde_json::to_string_pretty(&json).context("report")?);
+    Ok(())
+}

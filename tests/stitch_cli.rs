@@ -1,0 +1,153 @@
+//! Headless jobs end to end: outputs, bit-identical untouched layers, reports, bad jobs.
+
+mod common;
+
+use common::*;
+use splatstitch_core::{GaussianCloud, Similarity};
+use std::path::Path;
+
+/// A job over flowers_27k cut into two halves sharing a band; `extra` is appended to the source
+/// layer's table, `blend` replaces the [blend] table's body.
+fn write_job(dir: &Path, source_extra: &str, blend: &str) -> std::path::PathBuf {
+    let data_path = data("flowers_27k_sh2.ply");
+    let text = format!(
+        r#"[[layer]]
+name = "left"
+file = "{f}"
+role = "source"
+crop = {{ box_min = [-1, -1, -1], box_max = [0.02, 1, 1] }}
+{source_extra}
+
+[[layer]]
+name = "right"
+file = "{f}"
+role = "target"
+crop = {{ box_min = [-0.02, -1, -1], box_max = [1, 1, 1] }}
+
+[blend]
+{blend}
+
+[output]
+ply = "out/stitched.ply"
+report = "out/report.json"
+renders = "out/renders"
+"#,
+        f = data_path.display()
+    );
+    let p = dir.join("job.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+const FAST: &str = "method = \"none\"\nviews = 6\nresolution = 48";
+
+fn crop(c: &GaussianCloud, lo: [f32; 3], hi: [f32; 3]) -> GaussianCloud {
+    let mut c = c.clone();
+    splatstitch_core::transform::crop_to_box(&mut c, lo.into(), hi.into());
+    c
+}
+
+#[test]
+fn compose_only_job_writes_outputs_and_keeps_layers_bit_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = write_job(dir.path(), "", FAST);
+    run_ok(bin().arg("stitch").arg(&job));
+    let out = load(&dir.path().join("out/stitched.ply"));
+    let src = load(&data("flowers_27k_sh2.ply"));
+    let left = crop(&src, [-1.0; 3], [0.02, 1.0, 1.0]);
+    let right = crop(&src, [-0.02, -1.0, -1.0], [1.0; 3]);
+    let mut expected = left.clone();
+    expected.append(&right);
+    assert_identical(&out, &expected);
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("out/report.json")).unwrap()).unwrap();
+    assert_eq!(report["layers"][0]["kept"], left.len());
+    assert_eq!(report["layers"][1]["kept"], right.len());
+    assert_eq!(report["layers"][1]["loaded"], src.len());
+    assert!(report["boundary"].as_u64().unwrap() > 100);
+    assert_eq!(report["metrics_before"], report["metrics_after"]);
+    assert_eq!(report["metrics_after"]["seam_space"], "image");
+    for stage in ["load", "boundary", "precompute", "optimize", "metrics", "export", "total"] {
+        assert!(report["timings_s"][stage].as_f64().is_some(), "{stage}");
+    }
+    assert!(dir.path().join("out/renders/view00_before.png").exists());
+}
+
+#[test]
+fn a_transformed_source_is_exactly_its_baked_transform() {
+    let dir = tempfile::tempdir().unwrap();
+    let job =
+        write_job(dir.path(), "transform = { scale = 1.0, rotate_deg = [0, 0, 0], translate = [0.001, 0, 0] }", FAST);
+    run_ok(bin().arg("stitch").arg(&job).arg("--out-dir").arg(dir.path().join("elsewhere")));
+    let out = load(&dir.path().join("elsewhere/stitched.ply"));
+    let mut left = crop(&load(&data("flowers_27k_sh2.ply")), [-1.0; 3], [0.02, 1.0, 1.0]);
+    Similarity::from_scale_euler_translation(1.0, [0.0; 3], [0.001, 0.0, 0.0]).bake(&mut left);
+    let head = out.select(&(0..out.len()).map(|i| i < left.len()).collect::<Vec<_>>());
+    assert_identical(&head, &left);
+    assert!(!dir.path().join("out").exists(), "--out-dir must redirect every output");
+}
+
+#[test]
+fn bad_jobs_exit_2_name_the_problem_and_write_nothing() {
+    let cases: Vec<(&str, &str, &str)> = vec![
+        ("", "method = \"none\"\nwobble = 3", "unknown field `wobble`"),
+        ("", "method = \"none\"\nviews = \"many\"", "invalid type"),
+        ("", "method = \"none\"\nbeta = 7.0", "`blend.beta`"),
+        ("", "method = \"none\"\nk = 0", "`blend.k`"),
+        ("transform = { translate = [100, 0, 0] }", FAST, "no boundary"),
+    ];
+    for (extra, blend, expect) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let job = write_job(dir.path(), extra, blend);
+        let o = bin().arg("stitch").arg(&job).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{expect}: {err}");
+        assert!(err.contains(expect) && err.contains("job.toml"), "expected `{expect}` in: {err}");
+        assert!(!dir.path().join("out").exists(), "{expect}: something was written");
+    }
+    // A missing capture names the file and its line in the job.
+    let dir = tempfile::tempdir().unwrap();
+    let job = write_job(dir.path(), "", FAST);
+    let text = std::fs::read_to_string(&job).unwrap().replacen("flowers_27k_sh2.ply", "nowhere.ply", 1);
+    std::fs::write(&job, text).unwrap();
+    let o = bin().arg("stitch").arg(&job).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("job.toml:3") && err.contains("nowhere.ply"), "{err}");
+    // No source.
+    let text = std::fs::read_to_string(&job).unwrap().replace("role = \"source\"", "role = \"fixed\"");
+    std::fs::write(&job, text).unwrap();
+    let o = bin().arg("stitch").arg(&job).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no layer has role = \"source\""));
+}
+
+#[test]
+fn eval_measures_any_before_after_pair() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = write_job(dir.path(), "", FAST);
+    run_ok(bin().arg("stitch").arg(&job));
+    let before = dir.path().join("out/stitched.ply");
+    // "After": the target recoloured by hand (a flat grey) — detail and seam change.
+    let mut after = load(&before);
+    let n = after.len();
+    let right_start = n - load(&before).len() / 2; // most of the target
+    for i in right_start..n {
+        let s = after.sh_of_mut(i);
+        s.iter_mut().for_each(|v| *v = 0.0);
+    }
+    let after_path = dir.path().join("after.ply");
+    splatstitch_core::formats::save(&after_path, &after, &Default::default()).unwrap();
+    let o = run_ok(bin().arg("eval").arg(&before).arg(&after_path).arg("--job").arg(&job));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["target"], "right");
+    let (b, a) = (&v["before"], &v["after"]);
+    assert!(b["detail"].as_f64().unwrap() > 0.999);
+    assert!(a["detail"].as_f64().unwrap() < 0.9, "{a}");
+    assert_ne!(b["seam_error"], a["seam_error"]);
+    // Mismatched files are refused.
+    let o =
+        bin().arg("eval").arg(data("fruit_drops_5k_sh3.ply")).arg(&after_path).arg("--job").arg(&job).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("Gaussians, but the job's layers hold"));
+}

@@ -151,3 +151,40 @@ fn eval_measures_any_before_after_pair() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("Gaussians, but the job's layers hold"));
 }
+
+#[test]
+fn stitch_method_blends_the_target_and_leaves_the_rest_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    // The right part tinted, so there is a seam to blend.
+    let src = load(&data("flowers_27k_sh2.ply"));
+    let mut right = crop(&src, [-0.02, -1.0, -1.0], [1.0; 3]);
+    splatstitch_stitch::recolor::Tint { gain: [1.2, 0.9, 0.8], offset: [0.05, 0.0, 0.0] }.apply(&mut right);
+    let tinted = dir.path().join("right_tinted.ply");
+    splatstitch_core::formats::save(&tinted, &right, &Default::default()).unwrap();
+    let job = write_job(dir.path(), "", "method = \"stitch\"\niterations = 40\nviews = 4\nresolution = 48");
+    let text = std::fs::read_to_string(&job).unwrap();
+    let second = text.rfind(&data("flowers_27k_sh2.ply").display().to_string()).unwrap();
+    let text = format!(
+        "{}{}{}",
+        &text[..second],
+        tinted.display(),
+        &text[second + data("flowers_27k_sh2.ply").display().to_string().len()..]
+    )
+    .replace("crop = { box_min = [-0.02, -1, -1], box_max = [1, 1, 1] }", "");
+    std::fs::write(&job, text).unwrap();
+    run_ok(bin().arg("stitch").arg(&job));
+    let out = load(&dir.path().join("out/stitched.ply"));
+    let left = crop(&src, [-1.0; 3], [0.02, 1.0, 1.0]);
+    let n = left.len();
+    let head = out.select(&(0..out.len()).map(|i| i < n).collect::<Vec<_>>());
+    let tail = out.select(&(0..out.len()).map(|i| i >= n).collect::<Vec<_>>());
+    assert_identical(&head, &left);
+    assert_eq!(tail.positions, right.positions, "the target's geometry is frozen");
+    assert_eq!(tail.opacities, right.opacities);
+    assert_ne!(tail.sh, right.sh, "the target's colours were optimized");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("out/report.json")).unwrap()).unwrap();
+    let (b, a) = (&report["metrics_before"], &report["metrics_after"]);
+    assert!(a["seam_error"].as_f64() < b["seam_error"].as_f64(), "seam error {b} → {a}");
+    assert!(a["detail"].as_f64().unwrap() > 0.8, "{a}");
+}

@@ -47,11 +47,15 @@ pub struct CentreIndex {
 
 impl CentreIndex {
     pub fn new(cloud: &GaussianCloud) -> Option<Self> {
-        if cloud.is_empty() {
+        Self::from_points(&cloud.positions)
+    }
+
+    pub fn from_points(points: &[[f32; 3]]) -> Option<Self> {
+        if points.is_empty() {
             return None;
         }
-        let tree = ImmutableKdTree::new_from_slice(&cloud.positions).ok()?;
-        Some(Self { tree, len: cloud.len() })
+        let tree = ImmutableKdTree::new_from_slice(points).ok()?;
+        Some(Self { tree, len: points.len() })
     }
 
     /// The `k` nearest centres to `p` (fewer when the cloud is smaller): (index, distance).

@@ -5,8 +5,11 @@
 pub mod boundary;
 pub mod cameras;
 pub mod compose;
+pub mod driving;
 pub mod job;
 pub mod metrics;
+pub mod optimize;
+pub mod recolor;
 pub mod run;
 
 pub use boundary::{Boundary, BoundaryParams, find_boundary};

@@ -4,14 +4,30 @@
 use crate::boundary::{Boundary, BoundaryParams, find_boundary};
 use crate::cameras::fibonacci_cameras;
 use crate::compose::{Composite, with_sh_degree};
+use crate::driving::driving_points;
 use crate::job::{BlendSpec, Job, JobError, Method};
 use crate::metrics::{Metrics, Palette, SeamSpace, detail, seam_error_image, seam_error_points};
+use crate::optimize::{Problem, Weights, camera_terms, optimize};
 use splatstitch_core::formats::{self, SaveOptions, write_atomically};
 use splatstitch_core::{GaussianCloud, Role};
 use splatstitch_render::{Camera, Image, RenderLayer, RenderOptions, RenderScene, render_cpu};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
+
+/// Adam's step size on the SH coefficients.
+pub const LEARNING_RATE: f32 = 0.01;
+
+/// burn's CPU backend. (burn 0.22 deprecates ndarray in favour of `flex`; ndarray is what this
+/// build enables.)
+#[allow(deprecated)]
+fn cpu_device() -> burn::tensor::Device {
+    if std::env::var("SPLATSTITCH_BURN_CPU").as_deref() == Ok("ndarray") {
+        burn::tensor::Device::ndarray()
+    } else {
+        burn::tensor::Device::flex()
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StitchError {
@@ -167,7 +183,7 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
         }
     };
     let blend = &job.spec.blend;
-    if blend.method != Method::None {
+    if blend.method == Method::Poisson {
         return Err(StitchError::Unsupported(blend.method));
     }
 
@@ -206,6 +222,24 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
     progress(Stage::Precompute, 0.0);
     let lap = Instant::now();
     let eval = Evaluation::new(&composite, blend, boundary);
+    let problem = (blend.method == Method::Stitch).then(|| {
+        let (interior, driving, driving_k) = driving_points(target, &eval.boundary, composite.diagonal(), blend.k);
+        let (cameras, taps) = camera_terms(target, &eval.cameras);
+        Problem {
+            sh: target.sh.clone(),
+            n: target.len(),
+            k: target.coeffs_per_channel(),
+            boundary: eval.boundary.members.iter().map(|&m| m as i64).collect(),
+            reference: eval.boundary.reference_sh.clone(),
+            interior,
+            driving,
+            driving_k,
+            cameras,
+            taps,
+            pixels: (blend.resolution * blend.resolution) as usize,
+            palette: eval.palette.colors.clone(),
+        }
+    });
     t.precompute = lap.elapsed().as_secs_f64();
     if cancelled() {
         return Err(StitchError::Cancelled);
@@ -213,8 +247,25 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
 
     progress(Stage::Optimize, 0.0);
     let lap = Instant::now();
-    // `none`: compose only. The target keeps its colours.
-    let blended = target.clone();
+    let mut blended = target.clone();
+    if let Some(problem) = &problem {
+        let weights = Weights {
+            lambda_grad: blend.lambda_grad,
+            lambda_tune: blend.lambda_tune,
+            tune_from: blend.tune_from,
+            iterations: blend.iterations,
+            learning_rate: LEARNING_RATE,
+            clone_offsets: std::env::var_os("SPLATSTITCH_CLONE_OFFSETS").is_some(),
+        };
+        let iterations = blend.iterations as f32;
+        blended.sh = optimize(problem, &weights, &cpu_device(), |it, _| {
+            progress(Stage::Optimize, (it + 1) as f32 / iterations);
+            !cancelled()
+        });
+        if cancelled() {
+            return Err(StitchError::Cancelled);
+        }
+    }
     t.optimize = lap.elapsed().as_secs_f64();
 
     progress(Stage::Metrics, 0.0);
@@ -250,7 +301,7 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
     let mut report = Report {
         job: job.path.display().to_string(),
         method: blend.method,
-        backend: "cpu".into(),
+        backend: if problem.is_some() { "burn ndarray (CPU)".into() } else { "none".into() },
         parameters: blend.clone(),
         layers: composite
             .layers

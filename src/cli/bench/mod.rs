@@ -2,6 +2,7 @@
 //! run (a memory copy, an outside tool, the CPU twin), so they survive a noisy machine.
 
 mod formats;
+mod recolor;
 mod render;
 
 use clap::{Args, ValueEnum};
@@ -15,6 +16,8 @@ pub enum Suite {
     Formats,
     /// Frame times of the GPU rasterizer and its CPU twin at three resolutions.
     Render,
+    /// Recolor recovery: a tinted half of a capture blended back against the untinted truth.
+    Recolor,
 }
 
 #[derive(Args, Debug)]
@@ -39,6 +42,21 @@ pub struct BenchArgs {
     pub no_gpu: bool,
     #[arg(long)]
     pub no_cpu: bool,
+    /// Recolor suite: where the inputs, jobs and outputs go.
+    #[arg(long, default_value = "examples/recolor")]
+    pub recolor_dir: PathBuf,
+    /// Recolor suite: optimizer iterations.
+    #[arg(long, default_value_t = 1500)]
+    pub iterations: usize,
+    /// Recolor suite: weight of L_grad (job default 2).
+    #[arg(long, default_value_t = 2.0)]
+    pub lambda_grad: f32,
+    /// Recolor suite: weight of L_tune (job default 2).
+    #[arg(long, default_value_t = 2.0)]
+    pub lambda_tune: f32,
+    /// Recolor suite: skip the compose-only reference run.
+    #[arg(long)]
+    pub skip_none: bool,
     /// Repetitions per measurement; the best is reported.
     #[arg(long, default_value_t = 5)]
     pub repeat: usize,
@@ -55,6 +73,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     match a.suite {
         Suite::Formats => formats::run(&a),
         Suite::Render => render::run(&a),
+        Suite::Recolor => recolor::run_bench(&a),
     }
 }
 

@@ -1,0 +1,327 @@
+//! Step 5 of the method: Adam on the target's SH coefficients, in burn. Geometry is frozen, so
+//! each camera's render of the target is linear in the Gaussians' colours: the per-pixel
+//! weights are computed once by the renderer, and every iteration's render is a gather and a
+//! scatter-add of plain tensor ops whose backward burn's autodiff derives.
+
+use burn::tensor::{Device, IndexingUpdateOp, Int, Tensor, TensorData};
+use rayon::prelude::*;
+use splatstitch_core::GaussianCloud;
+use splatstitch_render::preprocess::{SH_C0, SH_C1, SH_C2, SH_C3};
+use splatstitch_render::{Camera, RenderLayer, RenderScene, pixel_weights_cpu};
+
+/// Weights below this are dropped from the per-camera entry lists (DESIGN §5).
+pub const MIN_WEIGHT: f32 = 1e-4;
+/// Target coverage above which a pixel takes part in `L_tune`.
+pub const TUNE_ALPHA: f32 = 0.95;
+
+/// What one camera contributes, computed once.
+pub struct CameraTerms {
+    /// SH basis of every target Gaussian's view direction, `N × K`.
+    pub basis: Vec<f32>,
+    /// Entries of the sparse render: pixel, Gaussian, weight.
+    pub pixel: Vec<i64>,
+    pub gaussian: Vec<i64>,
+    pub weight: Vec<f32>,
+    /// Sobel x and y of the original target render, `P × 3` each.
+    pub sobel_x0: Vec<f32>,
+    pub sobel_y0: Vec<f32>,
+    /// Pixels the target covers with alpha above [`TUNE_ALPHA`].
+    pub tune_pixels: Vec<i64>,
+}
+
+/// The Sobel operator as taps `(output pixel, input pixel, x weight, y weight)`.
+pub struct SobelTaps {
+    pub out: Vec<i64>,
+    pub input: Vec<i64>,
+    pub wx: Vec<f32>,
+    pub wy: Vec<f32>,
+}
+
+impl SobelTaps {
+    pub fn new(w: usize, h: usize) -> Self {
+        let mut t = SobelTaps { out: vec![], input: vec![], wx: vec![], wy: vec![] };
+        for y in 1..h.saturating_sub(1) {
+            for x in 1..w.saturating_sub(1) {
+                for dy in -1i64..=1 {
+                    for dx in -1i64..=1 {
+                        let wx = dx as f32 * if dy == 0 { 2.0 } else { 1.0 };
+                        let wy = dy as f32 * if dx == 0 { 2.0 } else { 1.0 };
+                        if wx == 0.0 && wy == 0.0 {
+                            continue;
+                        }
+                        t.out.push((y * w + x) as i64);
+                        t.input.push((y as i64 + dy) * w as i64 + x as i64 + dx);
+                        t.wx.push(wx);
+                        t.wy.push(wy);
+                    }
+                }
+            }
+        }
+        t
+    }
+
+    /// Applies the taps to a `P × 3` image held on the CPU.
+    pub fn apply(&self, img: &[f32], pixels: usize) -> (Vec<f32>, Vec<f32>) {
+        let (mut gx, mut gy) = (vec![0.0; pixels * 3], vec![0.0; pixels * 3]);
+        for t in 0..self.out.len() {
+            let (o, i) = (self.out[t] as usize, self.input[t] as usize);
+            for c in 0..3 {
+                gx[o * 3 + c] += self.wx[t] * img[i * 3 + c];
+                gy[o * 3 + c] += self.wy[t] * img[i * 3 + c];
+            }
+        }
+        (gx, gy)
+    }
+}
+
+/// The SH basis (degree ≤ 3) at unit direction `d`, `K` values.
+pub fn sh_basis(degree: u8, d: glam::Vec3) -> Vec<f32> {
+    let (x, y, z) = (d.x, d.y, d.z);
+    let (xx, yy, zz) = (x * x, y * y, z * z);
+    let all = [
+        SH_C0,
+        -SH_C1 * y,
+        SH_C1 * z,
+        -SH_C1 * x,
+        SH_C2[0] * x * y,
+        SH_C2[1] * y * z,
+        SH_C2[2] * (2.0 * zz - xx - yy),
+        SH_C2[3] * x * z,
+        SH_C2[4] * (xx - yy),
+        SH_C3[0] * y * (3.0 * xx - yy),
+        SH_C3[1] * x * y * z,
+        SH_C3[2] * y * (4.0 * zz - xx - yy),
+        SH_C3[3] * z * (2.0 * zz - 3.0 * xx - 3.0 * yy),
+        SH_C3[4] * x * (4.0 * zz - xx - yy),
+        SH_C3[5] * z * (xx - yy),
+        SH_C3[6] * x * (xx - 3.0 * yy),
+    ];
+    all[..(degree as usize + 1).pow(2)].to_vec()
+}
+
+/// Per-camera weights, view bases and reference gradients of the target alone.
+pub fn camera_terms(target: &GaussianCloud, cameras: &[Camera]) -> (Vec<CameraTerms>, SobelTaps) {
+    let scene = RenderScene { layers: vec![RenderLayer::new(target)] };
+    let (w, h) = (cameras[0].width as usize, cameras[0].height as usize);
+    let taps = SobelTaps::new(w, h);
+    let terms = cameras
+        .iter()
+        .map(|cam| {
+            let pw = pixel_weights_cpu(&scene, cam, target.sh_degree, MIN_WEIGHT).expect("working cameras are valid");
+            let eye = cam.position();
+            let basis: Vec<f32> = (0..target.len())
+                .into_par_iter()
+                .flat_map_iter(|i| {
+                    let d = (glam::Vec3::from(target.positions[i]) - eye).normalize_or_zero();
+                    sh_basis(target.sh_degree, d)
+                })
+                .collect();
+            let mut pixel = Vec::with_capacity(pw.ids.len());
+            for p in 0..pw.transmittance.len() {
+                pixel.extend(std::iter::repeat_n(p as i64, (pw.offsets[p + 1] - pw.offsets[p]) as usize));
+            }
+            let render: Vec<f32> = pw.recompose(&pw.colors, [0.0; 3]).into_iter().flatten().collect();
+            let (sobel_x0, sobel_y0) = taps.apply(&render, w * h);
+            let tune_pixels =
+                (0..w * h).filter(|&p| 1.0 - pw.transmittance[p] > TUNE_ALPHA).map(|p| p as i64).collect();
+            CameraTerms {
+                basis,
+                pixel,
+                gaussian: pw.ids.iter().map(|&i| i as i64).collect(),
+                weight: pw.weights,
+                sobel_x0,
+                sobel_y0,
+                tune_pixels,
+            }
+        })
+        .collect();
+    (terms, taps)
+}
+
+/// Everything the optimizer needs, fixed before the first iteration.
+pub struct Problem {
+    pub sh: Vec<f32>,
+    pub n: usize,
+    pub k: usize,
+    pub boundary: Vec<i64>,
+    pub reference: Vec<f32>,
+    pub interior: Vec<i64>,
+    /// `interior.len() × driving_k` indices of target Gaussians (boundary members).
+    pub driving: Vec<i64>,
+    pub driving_k: usize,
+    pub cameras: Vec<CameraTerms>,
+    pub taps: SobelTaps,
+    pub pixels: usize,
+    pub palette: Vec<[f32; 3]>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Weights {
+    pub lambda_grad: f32,
+    pub lambda_tune: f32,
+    pub tune_from: f32,
+    pub iterations: usize,
+    pub learning_rate: f32,
+    /// `L_color` variant: clone the driving points' colour *change* (current − original) instead
+    /// of their colour, so texture under the seam's correction survives. Not the paper's loss;
+    /// measured against it on the recolor benchmark (docs/BENCHMARKS.md).
+    pub clone_offsets: bool,
+}
+
+/// Losses of the last iteration, for progress and reports.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct Losses {
+    pub feature: f32,
+    pub color: f32,
+    pub grad: f32,
+    pub tune: f32,
+    pub total: f32,
+}
+
+fn floats<const D: usize>(v: &[f32], shape: [usize; D], device: &Device) -> Tensor<D> {
+    Tensor::from_data(TensorData::new(v.to_vec(), shape), device)
+}
+
+fn ints(v: &[i64], device: &Device) -> Tensor<1, Int> {
+    Tensor::from_data(TensorData::new(v.to_vec(), [v.len()]), device)
+}
+
+fn scalar(t: Tensor<1>) -> f32 {
+    t.into_data().try_to_vec::<f32>().map(|v| v[0]).unwrap_or(f32::NAN)
+}
+
+/// `Σ weight · colour[gaussian]` into each entry's pixel: the render as a gather and a
+/// scatter-add (background black), `P × 3`.
+pub fn sparse_render(
+    colors: Tensor<2>,
+    gaussian: &Tensor<1, Int>,
+    weight: &Tensor<2>,
+    pixel: &Tensor<1, Int>,
+    pixels: usize,
+) -> Tensor<2> {
+    let device = colors.device();
+    let contrib = colors.select(0, gaussian.clone()) * weight.clone();
+    Tensor::zeros([pixels, 3], &device).select_assign(0, pixel.clone(), contrib, IndexingUpdateOp::Add)
+}
+
+/// Runs Adam for `w.iterations`, one camera per iteration in turn. `step` is called after each
+/// iteration with its index and losses; returning `false` stops early (cancel).
+pub fn optimize(p: &Problem, w: &Weights, device: &Device, mut step: impl FnMut(usize, Losses) -> bool) -> Vec<f32> {
+    let (n, k) = (p.n, p.k);
+    let boundary = ints(&p.boundary, device);
+    let reference = floats(&p.reference, [p.boundary.len(), k, 3], device);
+    let interior = ints(&p.interior, device);
+    let driving = ints(&p.driving, device);
+    let cams: Vec<_> = p
+        .cameras
+        .iter()
+        .map(|c| {
+            (
+                floats(&c.basis, [n, k, 1], device),
+                ints(&c.pixel, device),
+                ints(&c.gaussian, device),
+                floats(&c.weight, [c.weight.len(), 1], device),
+                floats(&c.sobel_x0, [p.pixels, 3], device),
+                floats(&c.sobel_y0, [p.pixels, 3], device),
+                ints(&c.tune_pixels, device),
+            )
+        })
+        .collect();
+    let tap_out = ints(&p.taps.out, device);
+    let tap_in = ints(&p.taps.input, device);
+    let tap_wx = floats(&p.taps.wx, [p.taps.wx.len(), 1], device);
+    let tap_wy = floats(&p.taps.wy, [p.taps.wy.len(), 1], device);
+    let sh0: Tensor<3> = floats(&p.sh, [n, k, 3], device);
+    let mut sh: Tensor<3> = sh0.clone();
+    let mut m: Tensor<3> = Tensor::zeros([n, k, 3], device);
+    let mut v: Tensor<3> = Tensor::zeros([n, k, 3], device);
+    let (b1, b2, eps) = (0.9f32, 0.999f32, 1e-8f32);
+    let tune_start = (w.tune_from * w.iterations as f32) as usize;
+    for it in 0..w.iterations {
+        let param = sh.clone().autodiff().require_grad();
+        let (basis, pixel, gaussian, weight, sx0, sy0, tune_px) = &cams[it % cams.len()];
+        let colors: Tensor<2> =
+            (param.clone() * basis.clone()).sum_dim(1).reshape([n, 3]).add_scalar(0.5).clamp_min(0.0);
+        let feature = if p.boundary.is_empty() {
+            Tensor::zeros([1], device)
+        } else {
+            (param.clone().select(0, boundary.clone()) - reference.clone()).powi_scalar(2).mean()
+        };
+        let color = if p.interior.is_empty() {
+            Tensor::zeros([1], device)
+        } else {
+            let original: Tensor<2> =
+                (sh0.clone() * basis.clone()).sum_dim(1).reshape([n, 3]).add_scalar(0.5).clamp_min(0.0);
+            let source =
+                if w.clone_offsets { colors.clone().detach() - original.clone() } else { colors.clone().detach() };
+            let mut targets: Tensor<2> = source
+                .select(0, driving.clone())
+                .reshape([p.interior.len(), p.driving_k, 3])
+                .mean_dim(1)
+                .reshape([p.interior.len(), 3]);
+            if w.clone_offsets {
+                targets = targets + original.select(0, interior.clone());
+            }
+            (colors.clone().select(0, interior.clone()) - targets).powi_scalar(2).mean()
+        };
+        let render = sparse_render(colors.clone(), gaussian, weight, pixel, p.pixels);
+        let taps = render.clone().select(0, tap_in.clone());
+        let gx: Tensor<2> = Tensor::zeros([p.pixels, 3], device).select_assign(
+            0,
+            tap_out.clone(),
+            taps.clone() * tap_wx.clone(),
+            IndexingUpdateOp::Add,
+        );
+        let gy: Tensor<2> = Tensor::zeros([p.pixels, 3], device).select_assign(
+            0,
+            tap_out.clone(),
+            taps * tap_wy.clone(),
+            IndexingUpdateOp::Add,
+        );
+        let grad = ((gx - sx0.clone()).powi_scalar(2) + (gy - sy0.clone()).powi_scalar(2)).mean();
+        let use_tune = it >= tune_start && !p.palette.is_empty() && tune_px.dims()[0] > 0;
+        let tune = if use_tune {
+            let px = render.clone().select(0, tune_px.clone());
+            let current: Vec<f32> = px.clone().detach().into_data().try_to_vec::<f32>().unwrap_or_default();
+            let nearest: Vec<f32> = current
+                .chunks_exact(3)
+                .flat_map(|c| {
+                    *p.palette
+                        .iter()
+                        .min_by(|a, b| {
+                            let da = (0..3).map(|i| (a[i] - c[i]).powi(2)).sum::<f32>();
+                            let db = (0..3).map(|i| (b[i] - c[i]).powi(2)).sum::<f32>();
+                            da.total_cmp(&db)
+                        })
+                        .expect("palette is not empty")
+                })
+                .collect();
+            (px - floats(&nearest, [nearest.len() / 3, 3], device)).powi_scalar(2).mean()
+        } else {
+            Tensor::zeros([1], device)
+        };
+        let total = feature.clone()
+            + color.clone()
+            + grad.clone().mul_scalar(w.lambda_grad)
+            + tune.clone().mul_scalar(if use_tune { w.lambda_tune } else { 0.0 });
+        let grads = total.backward();
+        let g = param.grad(&grads).expect("the SH require gradients");
+        m = m.mul_scalar(b1) + g.clone().mul_scalar(1.0 - b1);
+        v = v.mul_scalar(b2) + g.powi_scalar(2).mul_scalar(1.0 - b2);
+        let t = (it + 1) as i32;
+        let m_hat = m.clone().div_scalar(1.0 - b1.powi(t));
+        let v_hat = v.clone().div_scalar(1.0 - b2.powi(t));
+        sh = sh - (m_hat / v_hat.sqrt().add_scalar(eps)).mul_scalar(w.learning_rate);
+        let losses = Losses {
+            feature: scalar(feature.detach()),
+            color: scalar(color.detach()),
+            grad: scalar(grad.detach()),
+            tune: scalar(tune.detach()),
+            total: scalar(total.detach()),
+        };
+        if !step(it, losses) {
+            break;
+        }
+    }
+    sh.into_data().try_to_vec::<f32>().expect("f32 tensor")
+}

@@ -3,17 +3,6 @@
 // in Gaussian order; the stable radix sort then orders them by (tile, depth, Gaussian).
 // `ranges` finds where each tile's run starts and ends in the sorted entries.
 
-struct Projected {
-    mean: vec2<f32>,
-    depth: f32,
-    opacity: f32,
-    conic: vec3<f32>,
-    id: u32,
-    color: vec3<f32>,
-    _pad: u32,
-    tiles: vec4<u32>,
-}
-
 struct Params {
     // Gaussians (emit) or entries (ranges)
     count: u32,

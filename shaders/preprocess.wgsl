@@ -31,18 +31,6 @@ struct Layer {
     _pad2: u32,
 }
 
-struct Projected {
-    mean: vec2<f32>,
-    depth: f32,
-    opacity: f32,
-    conic: vec3<f32>,
-    id: u32,
-    color: vec3<f32>,
-    _pad: u32,
-    // x0, y0, x1, y1 in tiles
-    tiles: vec4<u32>,
-}
-
 @group(0) @binding(0) var<uniform> frame: Frame;
 @group(0) @binding(1) var<uniform> layer: Layer;
 @group(0) @binding(2) var<storage, read> positions: array<f32>;

@@ -3,17 +3,6 @@
 // Mode 0 writes colours; mode 1 counts each pixel's weights ≥ min_weight; mode 2 writes them at
 // the offsets a prefix sum of those counts gave.
 
-struct Projected {
-    mean: vec2<f32>,
-    depth: f32,
-    opacity: f32,
-    conic: vec3<f32>,
-    id: u32,
-    color: vec3<f32>,
-    _pad: u32,
-    tiles: vec4<u32>,
-}
-
 struct Params {
     width: u32,
     height: u32,

@@ -124,15 +124,7 @@ pub fn run(a: RenderArgs) -> anyhow::Result<()> {
         Some(gpu) => gpu.render(&GpuScene::upload(gpu.context(), &scene), &camera, &opts)?,
         None => render_cpu(&scene, &camera, &opts)?,
     };
-    let mut png = Vec::new();
-    image::write_buffer_with_format(
-        &mut std::io::Cursor::new(&mut png),
-        &image.to_rgba8(),
-        image.width,
-        image.height,
-        image::ExtendedColorType::Rgba8,
-        image::ImageFormat::Png,
-    )?;
+    let png = image.to_png();
     write_atomically(&a.out, &png).with_context(|| a.out.display().to_string())?;
     if let Some(npy) = &a.npy {
         write_atomically(npy, &image.to_npy()).with_context(|| npy.display().to_string())?;

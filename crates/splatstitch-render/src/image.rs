@@ -23,6 +23,21 @@ impl Image {
         self.rgba.iter().flat_map(|p| [q(p[0]), q(p[1]), q(p[2]), 255]).collect()
     }
 
+    /// PNG of [`Image::to_rgba8`].
+    pub fn to_png(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        image::write_buffer_with_format(
+            &mut std::io::Cursor::new(&mut out),
+            &self.to_rgba8(),
+            self.width,
+            self.height,
+            image::ExtendedColorType::Rgba8,
+            image::ImageFormat::Png,
+        )
+        .expect("encoding an in-memory RGBA8 buffer as PNG cannot fail");
+        out
+    }
+
     /// NumPy `.npy` (version 1.0) of float32, shape H×W×4.
     pub fn to_npy(&self) -> Vec<u8> {
         let mut header =

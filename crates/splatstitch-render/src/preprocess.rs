@@ -40,33 +40,34 @@ pub const SH_C2: [f32; 5] = [1.092_548_4, -1.092_548_4, 0.315_391_57, -1.092_548
 pub const SH_C3: [f32; 7] =
     [-0.590_043_6, 2.890_611_4, -0.457_046, 0.373_176_34, -0.457_046, 1.445_305_7, -0.590_043_6];
 
-/// `max(Σ B_k(d)·c_k + 0.5, 0)` in f32: the twin of the WGSL evaluation. `d` is a unit vector.
-pub fn sh_color(degree: u8, coeffs: &[f32], d: Vec3) -> [f32; 3] {
+/// The real SH basis up to degree 3 at unit direction `d` (all 16 values; a degree-`l` cloud
+/// uses the first `(l+1)²`), in f32: the twin of the WGSL evaluation.
+pub fn sh_basis(d: Vec3) -> [f32; 16] {
     let (x, y, z) = (d.x, d.y, d.z);
-    let mut b = [0f32; 16];
-    b[0] = SH_C0;
-    if degree >= 1 {
-        b[1] = -SH_C1 * y;
-        b[2] = SH_C1 * z;
-        b[3] = -SH_C1 * x;
-    }
-    if degree >= 2 {
-        let (xx, yy, zz) = (x * x, y * y, z * z);
-        b[4] = SH_C2[0] * x * y;
-        b[5] = SH_C2[1] * y * z;
-        b[6] = SH_C2[2] * (2.0 * zz - xx - yy);
-        b[7] = SH_C2[3] * x * z;
-        b[8] = SH_C2[4] * (xx - yy);
-        if degree >= 3 {
-            b[9] = SH_C3[0] * y * (3.0 * xx - yy);
-            b[10] = SH_C3[1] * x * y * z;
-            b[11] = SH_C3[2] * y * (4.0 * zz - xx - yy);
-            b[12] = SH_C3[3] * z * (2.0 * zz - 3.0 * xx - 3.0 * yy);
-            b[13] = SH_C3[4] * x * (4.0 * zz - xx - yy);
-            b[14] = SH_C3[5] * z * (xx - yy);
-            b[15] = SH_C3[6] * x * (xx - 3.0 * yy);
-        }
-    }
+    let (xx, yy, zz) = (x * x, y * y, z * z);
+    [
+        SH_C0,
+        -SH_C1 * y,
+        SH_C1 * z,
+        -SH_C1 * x,
+        SH_C2[0] * x * y,
+        SH_C2[1] * y * z,
+        SH_C2[2] * (2.0 * zz - xx - yy),
+        SH_C2[3] * x * z,
+        SH_C2[4] * (xx - yy),
+        SH_C3[0] * y * (3.0 * xx - yy),
+        SH_C3[1] * x * y * z,
+        SH_C3[2] * y * (4.0 * zz - xx - yy),
+        SH_C3[3] * z * (2.0 * zz - 3.0 * xx - 3.0 * yy),
+        SH_C3[4] * x * (4.0 * zz - xx - yy),
+        SH_C3[5] * z * (xx - yy),
+        SH_C3[6] * x * (xx - 3.0 * yy),
+    ]
+}
+
+/// `max(Σ B_k(d)·c_k + 0.5, 0)` in f32. `d` is a unit vector.
+pub fn sh_color(degree: u8, coeffs: &[f32], d: Vec3) -> [f32; 3] {
+    let b = sh_basis(d);
     let k = (degree as usize + 1).pow(2);
     let mut rgb = [0.5f32; 3];
     for (i, bi) in b.iter().enumerate().take(k) {

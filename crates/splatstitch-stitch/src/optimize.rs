@@ -6,7 +6,7 @@
 use burn::tensor::{Device, IndexingUpdateOp, Int, Tensor, TensorData};
 use rayon::prelude::*;
 use splatstitch_core::GaussianCloud;
-use splatstitch_render::preprocess::{SH_C0, SH_C1, SH_C2, SH_C3};
+use splatstitch_render::preprocess::sh_basis;
 use splatstitch_render::{Camera, RenderLayer, RenderScene, pixel_weights_cpu};
 
 /// Weights below this are dropped from the per-camera entry lists (DESIGN §5).
@@ -74,31 +74,6 @@ impl SobelTaps {
     }
 }
 
-/// The SH basis (degree ≤ 3) at unit direction `d`, `K` values.
-pub fn sh_basis(degree: u8, d: glam::Vec3) -> Vec<f32> {
-    let (x, y, z) = (d.x, d.y, d.z);
-    let (xx, yy, zz) = (x * x, y * y, z * z);
-    let all = [
-        SH_C0,
-        -SH_C1 * y,
-        SH_C1 * z,
-        -SH_C1 * x,
-        SH_C2[0] * x * y,
-        SH_C2[1] * y * z,
-        SH_C2[2] * (2.0 * zz - xx - yy),
-        SH_C2[3] * x * z,
-        SH_C2[4] * (xx - yy),
-        SH_C3[0] * y * (3.0 * xx - yy),
-        SH_C3[1] * x * y * z,
-        SH_C3[2] * y * (4.0 * zz - xx - yy),
-        SH_C3[3] * z * (2.0 * zz - 3.0 * xx - 3.0 * yy),
-        SH_C3[4] * x * (4.0 * zz - xx - yy),
-        SH_C3[5] * z * (xx - yy),
-        SH_C3[6] * x * (xx - 3.0 * yy),
-    ];
-    all[..(degree as usize + 1).pow(2)].to_vec()
-}
-
 /// Per-camera weights, view bases and reference gradients of the target alone.
 pub fn camera_terms(target: &GaussianCloud, cameras: &[Camera]) -> (Vec<CameraTerms>, SobelTaps) {
     let scene = RenderScene { layers: vec![RenderLayer::new(target)] };
@@ -113,7 +88,7 @@ pub fn camera_terms(target: &GaussianCloud, cameras: &[Camera]) -> (Vec<CameraTe
                 .into_par_iter()
                 .flat_map_iter(|i| {
                     let d = (glam::Vec3::from(target.positions[i]) - eye).normalize_or_zero();
-                    sh_basis(target.sh_degree, d)
+                    sh_basis(d).into_iter().take(target.coeffs_per_channel())
                 })
                 .collect();
             let mut pixel = Vec::with_capacity(pw.ids.len());

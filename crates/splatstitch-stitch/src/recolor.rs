@@ -2,10 +2,11 @@
 //! share a band of Gaussians, one part tinted; a blend should undo the tint. Measured in image
 //! space against renders of the untinted truth.
 
-use crate::metrics::{COVERED, pearson, sobel_magnitude};
+use crate::metrics::{COVERED, detail};
+use crate::run::render_views;
 use splatstitch_core::GaussianCloud;
 use splatstitch_core::sh::SH_C0;
-use splatstitch_render::{Camera, Image, RenderLayer, RenderOptions, RenderScene, render_cpu};
+use splatstitch_render::{Camera, Image};
 
 /// Per-channel `colour ↦ gain·colour + offset`.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
@@ -39,12 +40,6 @@ pub fn cut_with_band(cloud: &GaussianCloud, split: f32, band: f32) -> (GaussianC
     (cloud.select(&below), cloud.select(&above))
 }
 
-fn render_all(clouds: &[&GaussianCloud], cameras: &[Camera]) -> Vec<Image> {
-    let scene = RenderScene { layers: clouds.iter().map(|c| RenderLayer::new(c)).collect() };
-    let opts = RenderOptions { background: [0.0; 3], sh_degree: 3 };
-    cameras.iter().map(|c| render_cpu(&scene, c, &opts).expect("valid cameras")).collect()
-}
-
 /// Mean absolute RGB error against the truth, over pixels the truth covers.
 pub fn image_error(truth: &[Image], test: &[Image]) -> f64 {
     let (mut sum, mut n) = (0f64, 0usize);
@@ -57,21 +52,6 @@ pub fn image_error(truth: &[Image], test: &[Image]) -> f64 {
         }
     }
     if n == 0 { 0.0 } else { sum / n as f64 }
-}
-
-/// Pearson correlation of Sobel magnitudes, test against truth, on covered pixels.
-pub fn image_detail(truth: &[Image], test: &[Image]) -> f64 {
-    let (mut a, mut b) = (Vec::new(), Vec::new());
-    for (t, x) in truth.iter().zip(test) {
-        let (st, sx) = (sobel_magnitude(t), sobel_magnitude(x));
-        for (i, p) in t.rgba.iter().enumerate() {
-            if p[3] > COVERED {
-                a.push(st[i] as f64);
-                b.push(sx[i] as f64);
-            }
-        }
-    }
-    pearson(&a, &b).unwrap_or(1.0)
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -92,15 +72,16 @@ pub fn score(
     blended_target: &GaussianCloud,
     cameras: &[Camera],
 ) -> Recovery {
-    let truth = render_all(&[source, truth_target], cameras);
-    let before = render_all(&[source, tinted_target], cameras);
-    let after = render_all(&[source, blended_target], cameras);
+    let truth = render_views(&[source, truth_target], cameras);
+    let before = render_views(&[source, tinted_target], cameras);
+    let after = render_views(&[source, blended_target], cameras);
     let (eb, ea) = (image_error(&truth, &before), image_error(&truth, &after));
     Recovery {
         error_before: eb,
         error_after: ea,
         recovery: if eb > 0.0 { 1.0 - ea / eb } else { 0.0 },
-        detail: image_detail(&truth, &after),
+        // Sobel correlation with the truth, on the pixels the truth covers.
+        detail: detail(&truth, &after) as f64,
     }
 }
 

@@ -158,20 +158,6 @@ fn output_path(job: &Job, out_dir: &Option<PathBuf>, p: &Path) -> PathBuf {
     }
 }
 
-fn png(img: &Image) -> Result<Vec<u8>, StitchError> {
-    let mut out = Vec::new();
-    image::write_buffer_with_format(
-        &mut std::io::Cursor::new(&mut out),
-        &img.to_rgba8(),
-        img.width,
-        img.height,
-        image::ExtendedColorType::Rgba8,
-        image::ImageFormat::Png,
-    )
-    .map_err(|e| StitchError::Output(e.to_string()))?;
-    Ok(out)
-}
-
 /// Runs a job end to end and returns its report (also written when the job names a path).
 pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
     let start = Instant::now();
@@ -294,8 +280,8 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
         for (i, (b, a)) in
             render_views(&before_scene, &shown).iter().zip(render_views(&after_scene, &shown)).enumerate()
         {
-            files.push((dir.join(format!("view{i:02}_before.png")), png(b)?));
-            files.push((dir.join(format!("view{i:02}_after.png")), png(&a)?));
+            files.push((dir.join(format!("view{i:02}_before.png")), b.to_png()));
+            files.push((dir.join(format!("view{i:02}_after.png")), a.to_png()));
         }
     }
     let mut report = Report {

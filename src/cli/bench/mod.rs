@@ -111,11 +111,4 @@ pub fn generated_cloud(n: usize, degree: u8) -> GaussianCloud {
     c
 }
 
-/// Peak resident memory of this process so far, in MB (Linux; 0 elsewhere).
-pub fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.to_string()))
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
-        .map_or(0.0, |kb| kb / 1024.0)
-}
+pub use splatstitch_stitch::run::peak_rss_mb;

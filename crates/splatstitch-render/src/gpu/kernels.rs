@@ -32,11 +32,14 @@ impl Kernels {
                 source: wgpu::ShaderSource::Wgsl(src.into()),
             })
         };
-        let pre = module("preprocess", include_str!("../../../../shaders/preprocess.wgsl"));
+        // WGSL has no includes: the shared declarations are prepended.
+        let common = include_str!("../../../../shaders/common.wgsl");
+        let with_common = |src: &str| format!("{common}{src}");
+        let pre = module("preprocess", &with_common(include_str!("../../../../shaders/preprocess.wgsl")));
         let scan = module("scan", include_str!("../../../../shaders/scan.wgsl"));
-        let binning = module("binning", include_str!("../../../../shaders/binning.wgsl"));
+        let binning = module("binning", &with_common(include_str!("../../../../shaders/binning.wgsl")));
         let radix = module("radix_sort", include_str!("../../../../shaders/radix_sort.wgsl"));
-        let raster = module("rasterize", include_str!("../../../../shaders/rasterize.wgsl"));
+        let raster = module("rasterize", &with_common(include_str!("../../../../shaders/rasterize.wgsl")));
         Self {
             preprocess: pipeline(device, &pre, "main"),
             scan_blocks: pipeline(device, &scan, "scan_blocks"),

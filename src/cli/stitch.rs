@@ -15,10 +15,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 #[derive(ValueEnum, Clone, Copy, Debug, Default)]
 pub enum Backend {
-    /// burn-wgpu on a real GPU adapter, the CPU backend otherwise.
+    /// burn-wgpu on a real GPU adapter, the CPU backend otherwise (this build: always the CPU).
     #[default]
     Auto,
+    /// burn-wgpu (not in this build yet).
     Wgpu,
+    /// burn's `flex` CPU backend.
     Cpu,
 }
 
@@ -50,6 +52,9 @@ fn stage_name(s: Stage) -> &'static str {
 }
 
 pub fn run_stitch(a: StitchArgs, quiet: bool) -> anyhow::Result<()> {
+    if let Backend::Wgpu = a.backend {
+        bail!("--backend wgpu: burn's wgpu backend is not part of this build yet; use --backend cpu (or auto)");
+    }
     let job = Job::load(&a.job)?;
     let cancel = Arc::new(AtomicBool::new(false));
     let flag = cancel.clone();
@@ -68,7 +73,7 @@ pub fn run_stitch(a: StitchArgs, quiet: bool) -> anyhow::Result<()> {
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     let progress = |s: Stage, _f: f32| bar.set_message(stage_name(s));
     let opts = RunOptions { out_dir: a.out_dir.clone(), cancel: Some(&cancel), progress: Some(&progress) };
-    let _ = a.backend; // The CPU path is the only one the current methods use.
+    // `auto` resolves to burn's CPU backend: the only one this build has.
     let report = run(&job, &opts);
     bar.finish_and_clear();
     let report = report?;

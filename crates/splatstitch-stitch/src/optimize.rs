@@ -132,6 +132,9 @@ pub struct Problem {
 
 #[derive(Debug, Clone, Copy)]
 pub struct Weights {
+    /// 1 in the method; research switches (see `run::research_overrides`).
+    pub lambda_feature: f32,
+    pub lambda_color: f32,
     pub lambda_grad: f32,
     pub lambda_tune: f32,
     pub tune_from: f32,
@@ -275,8 +278,8 @@ pub fn optimize(p: &Problem, w: &Weights, device: &Device, mut step: impl FnMut(
         } else {
             Tensor::zeros([1], device)
         };
-        let total = feature.clone()
-            + color.clone()
+        let total = feature.clone().mul_scalar(w.lambda_feature)
+            + color.clone().mul_scalar(w.lambda_color)
             + grad.clone().mul_scalar(w.lambda_grad)
             + tune.clone().mul_scalar(if use_tune { w.lambda_tune } else { 0.0 });
         let grads = total.backward();
@@ -294,6 +297,9 @@ pub fn optimize(p: &Problem, w: &Weights, device: &Device, mut step: impl FnMut(
             tune: scalar(tune.detach()),
             total: scalar(total.detach()),
         };
+        if it % 100 == 0 {
+            tracing::debug!("iteration {it}: {losses:?}");
+        }
         if !step(it, losses) {
             break;
         }

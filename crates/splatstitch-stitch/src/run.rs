@@ -29,6 +29,26 @@ fn cpu_device() -> burn::tensor::Device {
     }
 }
 
+/// Switches for studying the method's losses without changing the job format (the ablations in
+/// docs/BENCHMARKS.md): `SPLATSTITCH_LAMBDA_FEATURE` and `SPLATSTITCH_LAMBDA_COLOR` weight
+/// L_feature and L_color (1 in the method), `SPLATSTITCH_CLONE_OFFSETS=1` makes L_color clone
+/// colour changes instead of colours. Each one in use is logged.
+pub fn research_overrides(w: &mut Weights) {
+    let number = |key: &str| std::env::var(key).ok().and_then(|v| v.parse::<f32>().ok()).filter(|v| v.is_finite());
+    if let Some(v) = number("SPLATSTITCH_LAMBDA_FEATURE") {
+        tracing::warn!("research switch: lambda_feature = {v}");
+        w.lambda_feature = v;
+    }
+    if let Some(v) = number("SPLATSTITCH_LAMBDA_COLOR") {
+        tracing::warn!("research switch: lambda_color = {v}");
+        w.lambda_color = v;
+    }
+    if std::env::var_os("SPLATSTITCH_CLONE_OFFSETS").is_some() {
+        tracing::warn!("research switch: L_color clones colour changes");
+        w.clone_offsets = true;
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StitchError {
     /// The job is wrong (exit code 2): bad key, missing file, no boundary.
@@ -235,14 +255,17 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
     let lap = Instant::now();
     let mut blended = target.clone();
     if let Some(problem) = &problem {
-        let weights = Weights {
+        let mut weights = Weights {
+            lambda_feature: 1.0,
+            lambda_color: 1.0,
             lambda_grad: blend.lambda_grad,
             lambda_tune: blend.lambda_tune,
             tune_from: blend.tune_from,
             iterations: blend.iterations,
             learning_rate: LEARNING_RATE,
-            clone_offsets: std::env::var_os("SPLATSTITCH_CLONE_OFFSETS").is_some(),
+            clone_offsets: false,
         };
+        research_overrides(&mut weights);
         let iterations = blend.iterations as f32;
         blended.sh = optimize(problem, &weights, &cpu_device(), |it, _| {
             progress(Stage::Optimize, (it + 1) as f32 / iterations);

@@ -87,6 +87,8 @@ fn feature_loss_pulls_boundary_sh_to_the_reference() {
         palette: vec![],
     };
     let w = Weights {
+        lambda_feature: 1.0,
+        lambda_color: 1.0,
         lambda_grad: 0.0,
         lambda_tune: 0.0,
         tune_from: 1.0,

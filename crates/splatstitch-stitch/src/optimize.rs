@@ -228,17 +228,21 @@ pub fn optimize(p: &Problem, w: &Weights, device: &Device, mut step: impl FnMut(
         let color = if p.interior.is_empty() {
             Tensor::zeros([1], device)
         } else {
-            let original: Tensor<2> =
-                (sh0.clone() * basis.clone()).sum_dim(1).reshape([n, 3]).add_scalar(0.5).clamp_min(0.0);
-            let source =
-                if w.clone_offsets { colors.clone().detach() - original.clone() } else { colors.clone().detach() };
+            // Only the offsets variant needs the original colours.
+            let original = w.clone_offsets.then(|| -> Tensor<2> {
+                (sh0.clone() * basis.clone()).sum_dim(1).reshape([n, 3]).add_scalar(0.5).clamp_min(0.0)
+            });
+            let source = match &original {
+                Some(o) => colors.clone().detach() - o.clone(),
+                None => colors.clone().detach(),
+            };
             let mut targets: Tensor<2> = source
                 .select(0, driving.clone())
                 .reshape([p.interior.len(), p.driving_k, 3])
                 .mean_dim(1)
                 .reshape([p.interior.len(), 3]);
-            if w.clone_offsets {
-                targets = targets + original.select(0, interior.clone());
+            if let Some(o) = original {
+                targets = targets + o.select(0, interior.clone());
             }
             (colors.clone().select(0, interior.clone()) - targets).powi_scalar(2).mean()
         };

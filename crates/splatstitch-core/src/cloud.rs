@@ -209,6 +209,15 @@ impl GaussianCloud {
         self.sh.extend_from_slice(&other.sh);
     }
 
+    /// Axis-aligned box of the finite centres, or `None` when there are none.
+    pub fn bounds(&self) -> Option<(glam::Vec3, glam::Vec3)> {
+        let finite = self.positions.iter().map(|p| glam::Vec3::from(*p)).filter(|p| p.is_finite());
+        finite.fold(None, |acc, p| match acc {
+            None => Some((p, p)),
+            Some((lo, hi)) => Some((lo.min(p), hi.max(p))),
+        })
+    }
+
     /// Indices of Gaussians that hold a NaN or infinite value in any standard attribute.
     pub fn non_finite_indices(&self) -> Vec<usize> {
         use rayon::prelude::*;

@@ -91,13 +91,11 @@ impl Composite {
 
     /// Bounding box of every layer's centres.
     pub fn bounds(&self) -> (Vec3, Vec3) {
-        let (mut lo, mut hi) = (Vec3::splat(f32::MAX), Vec3::splat(f32::MIN));
-        for p in self.layers.iter().flat_map(|l| &l.cloud.positions) {
-            let p = Vec3::from(*p);
-            lo = lo.min(p);
-            hi = hi.max(p);
-        }
-        (lo, hi)
+        self.layers
+            .iter()
+            .filter_map(|l| l.cloud.bounds())
+            .reduce(|(a, b), (c, d)| (a.min(c), b.max(d)))
+            .unwrap_or((Vec3::ZERO, Vec3::ZERO))
     }
 
     /// L of DESIGN §5: the diagonal of the composite's bounding box.

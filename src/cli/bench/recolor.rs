@@ -59,15 +59,9 @@ pub fn run_bench(a: &BenchArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir).with_context(|| dir.display().to_string())?;
     formats::save(&dir.join("left.ply"), &left, &SaveOptions::default())?;
     formats::save(&dir.join("right_tinted.ply"), &tinted, &SaveOptions::default())?;
-    let (lo, hi) = {
-        let mut both = left.clone();
-        both.append(&right);
-        let (mut lo, mut hi) = (glam::Vec3::splat(f32::MAX), glam::Vec3::splat(f32::MIN));
-        for p in &both.positions {
-            lo = lo.min(glam::Vec3::from(*p));
-            hi = hi.max(glam::Vec3::from(*p));
-        }
-        (lo, hi)
+    let (lo, hi) = match (left.bounds(), right.bounds()) {
+        (Some((a, b)), Some((c, d))) => (a.min(c), b.max(d)),
+        _ => anyhow::bail!("the capture has no finite centres on one side of the cut"),
     };
     // Scored from views the optimizer did not use.
     let cameras = fibonacci_cameras(lo, hi, 7, 160);

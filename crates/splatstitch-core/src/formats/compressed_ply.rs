@@ -212,12 +212,7 @@ fn spread3(mut v: u32) -> u32 {
 /// Gaussians in Morton (Z-curve) order, so each chunk of 256 is spatially compact and its
 /// quantization bounds tight.
 pub fn morton_order(cloud: &GaussianCloud) -> Vec<usize> {
-    let (mut lo, mut hi) = (glam::Vec3::splat(f32::MAX), glam::Vec3::splat(f32::MIN));
-    for p in &cloud.positions {
-        let p = glam::Vec3::from(*p);
-        lo = lo.min(p);
-        hi = hi.max(p);
-    }
+    let Some((lo, hi)) = cloud.bounds() else { return (0..cloud.len()).collect() };
     let extent = (hi - lo).max(glam::Vec3::splat(1e-12));
     let mut keyed: Vec<(u32, usize)> = cloud
         .positions

@@ -152,8 +152,9 @@ fn eval_measures_any_before_after_pair() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("Gaussians, but the job's layers hold"));
 }
 
-#[test]
-fn stitch_method_blends_the_target_and_leaves_the_rest_alone() {
+/// Both blending methods on a tinted right half: the target's colours change, its geometry and
+/// the source do not, the seam error drops.
+fn blends_the_target_and_leaves_the_rest_alone(method: &str, extra_args: &[&str]) -> serde_json::Value {
     let dir = tempfile::tempdir().unwrap();
     // The right part tinted, so there is a seam to blend.
     let src = load(&data("flowers_27k_sh2.ply"));
@@ -161,7 +162,7 @@ fn stitch_method_blends_the_target_and_leaves_the_rest_alone() {
     splatstitch_stitch::recolor::Tint { gain: [1.2, 0.9, 0.8], offset: [0.05, 0.0, 0.0] }.apply(&mut right);
     let tinted = dir.path().join("right_tinted.ply");
     splatstitch_core::formats::save(&tinted, &right, &Default::default()).unwrap();
-    let job = write_job(dir.path(), "", "method = \"stitch\"\niterations = 40\nviews = 4\nresolution = 48");
+    let job = write_job(dir.path(), "", &format!("method = \"{method}\"\niterations = 40\nviews = 4\nresolution = 48"));
     let text = std::fs::read_to_string(&job).unwrap();
     let second = text.rfind(&data("flowers_27k_sh2.ply").display().to_string()).unwrap();
     let text = format!(
@@ -172,7 +173,7 @@ fn stitch_method_blends_the_target_and_leaves_the_rest_alone() {
     )
     .replace("crop = { box_min = [-0.02, -1, -1], box_max = [1, 1, 1] }", "");
     std::fs::write(&job, text).unwrap();
-    run_ok(bin().arg("stitch").arg(&job));
+    run_ok(bin().arg("stitch").arg(&job).args(extra_args));
     let out = load(&dir.path().join("out/stitched.ply"));
     let left = crop(&src, [-1.0; 3], [0.02, 1.0, 1.0]);
     let n = left.len();
@@ -187,4 +188,22 @@ fn stitch_method_blends_the_target_and_leaves_the_rest_alone() {
     let (b, a) = (&report["metrics_before"], &report["metrics_after"]);
     assert!(a["seam_error"].as_f64() < b["seam_error"].as_f64(), "seam error {b} → {a}");
     assert!(a["detail"].as_f64().unwrap() > 0.8, "{a}");
+    report
+}
+
+#[test]
+fn stitch_method_blends_the_target_and_leaves_the_rest_alone() {
+    let report = blends_the_target_and_leaves_the_rest_alone("stitch", &["--backend", "cpu"]);
+    assert_eq!(report["backend"], "burn flex (CPU)");
+    assert_eq!(report["backend_reason"], "", "chosen by hand");
+}
+
+#[test]
+fn poisson_baseline_blends_the_target_and_leaves_the_rest_alone() {
+    let report = blends_the_target_and_leaves_the_rest_alone("poisson", &[]);
+    assert_eq!(report["method"], "poisson");
+    // auto: a software adapter or none here, so the CPU, with the reason given.
+    if !report["backend"].as_str().unwrap().starts_with("burn-wgpu") {
+        assert!(!report["backend_reason"].as_str().unwrap().is_empty(), "{report}");
+    }
 }

@@ -8,20 +8,31 @@ use splatstitch_core::{GaussianCloud, Role};
 use splatstitch_stitch::boundary::{BoundaryParams, find_boundary};
 use splatstitch_stitch::compose::Composite;
 use splatstitch_stitch::run::{Evaluation, RunOptions, Stage, render_views};
-use splatstitch_stitch::{Job, run};
+use splatstitch_stitch::{BackendChoice, Job, run};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 #[derive(ValueEnum, Clone, Copy, Debug, Default)]
 pub enum Backend {
-    /// burn-wgpu on a real GPU adapter, the CPU backend otherwise (this build: always the CPU).
+    /// burn-wgpu on a hardware GPU adapter; burn's CPU backend on a software adapter (lavapipe,
+    /// where burn-wgpu is ~60× slower) or none. The choice and its reason are printed.
     #[default]
     Auto,
-    /// burn-wgpu (not in this build yet).
+    /// burn-wgpu on whatever adapter there is, software ones included.
     Wgpu,
-    /// burn's `flex` CPU backend.
+    /// burn's `flex` CPU backend (`SPLATSTITCH_BURN_CPU=ndarray` selects ndarray).
     Cpu,
+}
+
+impl From<Backend> for BackendChoice {
+    fn from(b: Backend) -> Self {
+        match b {
+            Backend::Auto => BackendChoice::Auto,
+            Backend::Wgpu => BackendChoice::Wgpu,
+            Backend::Cpu => BackendChoice::Cpu,
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -52,9 +63,6 @@ fn stage_name(s: Stage) -> &'static str {
 }
 
 pub fn run_stitch(a: StitchArgs, quiet: bool) -> anyhow::Result<()> {
-    if let Backend::Wgpu = a.backend {
-        bail!("--backend wgpu: burn's wgpu backend is not part of this build yet; use --backend cpu (or auto)");
-    }
     let job = Job::load(&a.job)?;
     let cancel = Arc::new(AtomicBool::new(false));
     let flag = cancel.clone();
@@ -67,13 +75,29 @@ pub fn run_stitch(a: StitchArgs, quiet: bool) -> anyhow::Result<()> {
     let bar = if quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         ProgressBar::hidden()
     } else {
-        ProgressBar::new_spinner()
+        ProgressBar::new(1000)
     };
-    bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}").expect("valid template"));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {percent:>3}% {msg}")
+            .expect("valid template"),
+    );
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
-    let progress = |s: Stage, _f: f32| bar.set_message(stage_name(s));
-    let opts = RunOptions { out_dir: a.out_dir.clone(), cancel: Some(&cancel), progress: Some(&progress) };
-    // `auto` resolves to burn's CPU backend: the only one this build has.
+    // Blending is nearly all of a run's time: the bar follows its iterations.
+    let progress = |s: Stage, f: f32| {
+        bar.set_message(stage_name(s));
+        bar.set_position(match s {
+            Stage::Load | Stage::Boundary | Stage::Precompute => 0,
+            Stage::Optimize => (f * 1000.0) as u64,
+            Stage::Metrics | Stage::Export => 1000,
+        });
+    };
+    let opts = RunOptions {
+        out_dir: a.out_dir.clone(),
+        cancel: Some(&cancel),
+        progress: Some(&progress),
+        backend: a.backend.into(),
+        gpu: None,
+    };
     let report = run(&job, &opts);
     bar.finish_and_clear();
     let report = report?;
@@ -81,6 +105,11 @@ pub fn run_stitch(a: StitchArgs, quiet: bool) -> anyhow::Result<()> {
         let (b, f) = (&report.metrics_before, &report.metrics_after);
         let method = serde_json::to_value(report.method)?;
         println!("method {}: {} boundary Gaussians", method.as_str().unwrap_or("?"), report.boundary);
+        if report.backend != "none" {
+            let why =
+                if report.backend_reason.is_empty() { String::new() } else { format!(": {}", report.backend_reason) };
+            println!("optimizer   {}{why}", report.backend);
+        }
         println!("seam error  {:.4} → {:.4} ({:?} space)", b.seam_error, f.seam_error, f.seam_space);
         println!("detail      {:.4} → {:.4}", b.detail, f.detail);
         println!("palette     {:.4} → {:.4}", b.palette_distance, f.palette_distance);

@@ -156,15 +156,15 @@ pub struct Losses {
     pub total: f32,
 }
 
-fn floats<const D: usize>(v: &[f32], shape: [usize; D], device: &Device) -> Tensor<D> {
+pub(crate) fn floats<const D: usize>(v: &[f32], shape: [usize; D], device: &Device) -> Tensor<D> {
     Tensor::from_data(TensorData::new(v.to_vec(), shape), device)
 }
 
-fn ints(v: &[i64], device: &Device) -> Tensor<1, Int> {
+pub(crate) fn ints(v: &[i64], device: &Device) -> Tensor<1, Int> {
     Tensor::from_data(TensorData::new(v.to_vec(), [v.len()]), device)
 }
 
-fn scalar(t: Tensor<1>) -> f32 {
+pub(crate) fn scalar(t: Tensor<1>) -> f32 {
     t.into_data().try_to_vec::<f32>().map(|v| v[0]).unwrap_or(f32::NAN)
 }
 
@@ -182,14 +182,104 @@ pub fn sparse_render(
     Tensor::zeros([pixels, 3], &device).select_assign(0, pixel.clone(), contrib, IndexingUpdateOp::Add)
 }
 
+/// Adam's moment decay rates and denominator guard.
+const ADAM: (f32, f32, f32) = (0.9, 0.999, 1e-8);
+
+/// How often the losses are read back (each read waits for the device).
+pub(crate) const LOSS_EVERY: usize = 25;
+
+/// Adam's state. On the CPU one fused pass over plain vectors replaces the dozen tensor
+/// temporaries of the tensor form (the step is most of an iteration there); on a GPU the tensor
+/// form stays on the device.
+pub(crate) enum Adam {
+    Fused { sh: Vec<f32>, m: Vec<f32>, v: Vec<f32> },
+    Tensors { sh: Box<Tensor<3>>, m: Box<Tensor<3>>, v: Box<Tensor<3>> },
+}
+
+impl Adam {
+    pub(crate) fn new(sh: &[f32], shape: [usize; 3], device: &Device, fused: bool) -> Self {
+        if fused {
+            Adam::Fused { sh: sh.to_vec(), m: vec![0.0; sh.len()], v: vec![0.0; sh.len()] }
+        } else {
+            Adam::Tensors {
+                sh: Box::new(floats(sh, shape, device)),
+                m: Box::new(Tensor::zeros(shape, device)),
+                v: Box::new(Tensor::zeros(shape, device)),
+            }
+        }
+    }
+
+    pub(crate) fn params(&self, shape: [usize; 3], device: &Device) -> Tensor<3> {
+        match self {
+            Adam::Fused { sh, .. } => floats(sh, shape, device),
+            Adam::Tensors { sh, .. } => (**sh).clone(),
+        }
+    }
+
+    pub(crate) fn step(&mut self, g: Tensor<3>, t: i32, lr: f32) {
+        let (b1, b2, eps) = ADAM;
+        let (c1, c2) = (1.0 - b1.powi(t), 1.0 - b2.powi(t));
+        match self {
+            Adam::Fused { sh, m, v } => {
+                let g = g.into_data().try_into_vec::<f32>().expect("f32 gradient");
+                sh.par_chunks_mut(4096)
+                    .zip(m.par_chunks_mut(4096))
+                    .zip(v.par_chunks_mut(4096))
+                    .zip(g.par_chunks(4096))
+                    .for_each(|(((s, m), v), g)| {
+                        for i in 0..s.len() {
+                            m[i] = b1 * m[i] + (1.0 - b1) * g[i];
+                            v[i] = b2 * v[i] + (1.0 - b2) * g[i] * g[i];
+                            s[i] -= lr * (m[i] / c1) / ((v[i] / c2).sqrt() + eps);
+                        }
+                    });
+            }
+            Adam::Tensors { sh, m, v } => {
+                **m = (**m).clone().mul_scalar(b1) + g.clone().mul_scalar(1.0 - b1);
+                **v = (**v).clone().mul_scalar(b2) + g.powi_scalar(2).mul_scalar(1.0 - b2);
+                let m_hat = (**m).clone().div_scalar(c1);
+                let v_hat = (**v).clone().div_scalar(c2);
+                **sh = (**sh).clone() - (m_hat / v_hat.sqrt().add_scalar(eps)).mul_scalar(lr);
+            }
+        }
+    }
+
+    pub(crate) fn into_vec(self) -> Vec<f32> {
+        match self {
+            Adam::Fused { sh, .. } => sh,
+            Adam::Tensors { sh, .. } => sh.into_data().try_into_vec::<f32>().expect("f32 tensor"),
+        }
+    }
+}
+
+/// Each row of `px` replaced by its nearest palette colour, on the device (no read-back).
+pub(crate) fn nearest_in_palette(px: Tensor<2>, palette: &Tensor<2>) -> Tensor<2> {
+    let [m, _] = px.dims();
+    let [k, _] = palette.dims();
+    let d: Tensor<3> = (px.unsqueeze_dim::<3>(1) - palette.clone().unsqueeze_dim::<3>(0)).powi_scalar(2);
+    let nearest = d.sum_dim(2).reshape([m, k]).argmin(1).reshape([m]);
+    palette.clone().select(0, nearest)
+}
+
 /// Runs Adam for `w.iterations`, one camera per iteration in turn. `step` is called after each
-/// iteration with its index and losses; returning `false` stops early (cancel).
-pub fn optimize(p: &Problem, w: &Weights, device: &Device, mut step: impl FnMut(usize, Losses) -> bool) -> Vec<f32> {
+/// iteration with its index and the latest losses read back (every [`LOSS_EVERY`] iterations
+/// and at the end); returning `false` stops early (cancel). `fused_adam` does the Adam step on
+/// the CPU (right for CPU backends, wrong for a GPU).
+pub fn optimize(
+    p: &Problem,
+    w: &Weights,
+    device: &Device,
+    fused_adam: bool,
+    mut step: impl FnMut(usize, Losses) -> bool,
+) -> Vec<f32> {
     let (n, k) = (p.n, p.k);
+    let shape = [n, k, 3];
     let boundary = ints(&p.boundary, device);
     let reference = floats(&p.reference, [p.boundary.len(), k, 3], device);
     let interior = ints(&p.interior, device);
     let driving = ints(&p.driving, device);
+    let palette_colors: Vec<f32> = p.palette.iter().flatten().copied().collect();
+    let palette = (!p.palette.is_empty()).then(|| floats(&palette_colors, [p.palette.len(), 3], device));
     let cams: Vec<_> = p
         .cameras
         .iter()
@@ -209,14 +299,12 @@ pub fn optimize(p: &Problem, w: &Weights, device: &Device, mut step: impl FnMut(
     let tap_in = ints(&p.taps.input, device);
     let tap_wx = floats(&p.taps.wx, [p.taps.wx.len(), 1], device);
     let tap_wy = floats(&p.taps.wy, [p.taps.wy.len(), 1], device);
-    let sh0: Tensor<3> = floats(&p.sh, [n, k, 3], device);
-    let mut sh: Tensor<3> = sh0.clone();
-    let mut m: Tensor<3> = Tensor::zeros([n, k, 3], device);
-    let mut v: Tensor<3> = Tensor::zeros([n, k, 3], device);
-    let (b1, b2, eps) = (0.9f32, 0.999f32, 1e-8f32);
+    let sh0: Tensor<3> = floats(&p.sh, shape, device);
+    let mut adam = Adam::new(&p.sh, shape, device, fused_adam);
     let tune_start = (w.tune_from * w.iterations as f32) as usize;
+    let mut losses = Losses::default();
     for it in 0..w.iterations {
-        let param = sh.clone().autodiff().require_grad();
+        let param = adam.params(shape, device).autodiff().require_grad();
         let (basis, pixel, gaussian, weight, sx0, sy0, tune_px) = &cams[it % cams.len()];
         let colors: Tensor<2> =
             (param.clone() * basis.clone()).sum_dim(1).reshape([n, 3]).add_scalar(0.5).clamp_min(0.0);
@@ -261,26 +349,14 @@ pub fn optimize(p: &Problem, w: &Weights, device: &Device, mut step: impl FnMut(
             IndexingUpdateOp::Add,
         );
         let grad = ((gx - sx0.clone()).powi_scalar(2) + (gy - sy0.clone()).powi_scalar(2)).mean();
-        let use_tune = it >= tune_start && !p.palette.is_empty() && tune_px.dims()[0] > 0;
-        let tune = if use_tune {
-            let px = render.clone().select(0, tune_px.clone());
-            let current: Vec<f32> = px.clone().detach().into_data().try_to_vec::<f32>().unwrap_or_default();
-            let nearest: Vec<f32> = current
-                .chunks_exact(3)
-                .flat_map(|c| {
-                    *p.palette
-                        .iter()
-                        .min_by(|a, b| {
-                            let da = (0..3).map(|i| (a[i] - c[i]).powi(2)).sum::<f32>();
-                            let db = (0..3).map(|i| (b[i] - c[i]).powi(2)).sum::<f32>();
-                            da.total_cmp(&db)
-                        })
-                        .expect("palette is not empty")
-                })
-                .collect();
-            (px - floats(&nearest, [nearest.len() / 3, 3], device)).powi_scalar(2).mean()
-        } else {
-            Tensor::zeros([1], device)
+        let use_tune = it >= tune_start && tune_px.dims()[0] > 0;
+        let tune = match (&palette, use_tune) {
+            (Some(pal), true) => {
+                let px = render.clone().select(0, tune_px.clone());
+                let nearest = nearest_in_palette(px.clone().detach(), pal);
+                (px - nearest).powi_scalar(2).mean()
+            }
+            _ => Tensor::zeros([1], device),
         };
         let total = feature.clone().mul_scalar(w.lambda_feature)
             + color.clone().mul_scalar(w.lambda_color)
@@ -288,25 +364,20 @@ pub fn optimize(p: &Problem, w: &Weights, device: &Device, mut step: impl FnMut(
             + tune.clone().mul_scalar(if use_tune { w.lambda_tune } else { 0.0 });
         let grads = total.backward();
         let g = param.grad(&grads).expect("the SH require gradients");
-        m = m.mul_scalar(b1) + g.clone().mul_scalar(1.0 - b1);
-        v = v.mul_scalar(b2) + g.powi_scalar(2).mul_scalar(1.0 - b2);
-        let t = (it + 1) as i32;
-        let m_hat = m.clone().div_scalar(1.0 - b1.powi(t));
-        let v_hat = v.clone().div_scalar(1.0 - b2.powi(t));
-        sh = sh - (m_hat / v_hat.sqrt().add_scalar(eps)).mul_scalar(w.learning_rate);
-        let losses = Losses {
-            feature: scalar(feature.detach()),
-            color: scalar(color.detach()),
-            grad: scalar(grad.detach()),
-            tune: scalar(tune.detach()),
-            total: scalar(total.detach()),
-        };
-        if it % 100 == 0 {
+        adam.step(g, (it + 1) as i32, w.learning_rate);
+        if it % LOSS_EVERY == 0 || it + 1 == w.iterations {
+            losses = Losses {
+                feature: scalar(feature.detach()),
+                color: scalar(color.detach()),
+                grad: scalar(grad.detach()),
+                tune: scalar(tune.detach()),
+                total: scalar(total.detach()),
+            };
             tracing::debug!("iteration {it}: {losses:?}");
         }
         if !step(it, losses) {
             break;
         }
     }
-    sh.into_data().try_to_vec::<f32>().expect("f32 tensor")
+    adam.into_vec()
 }

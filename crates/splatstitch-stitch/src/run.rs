@@ -1,15 +1,19 @@
 //! A whole stitch, headless: compose → boundary → cameras and reference renders → blend →
 //! metrics before and after → outputs, written only when everything succeeded.
 
+use crate::backend::{self, BackendChoice, BackendError};
 use crate::boundary::{Boundary, BoundaryParams, find_boundary};
 use crate::cameras::fibonacci_cameras;
 use crate::compose::{Composite, with_sh_degree};
 use crate::driving::driving_points;
+use crate::explicit::optimize_explicit;
 use crate::job::{BlendSpec, Job, JobError, Method};
 use crate::metrics::{Metrics, Palette, SeamSpace, detail, seam_error_image, seam_error_points};
 use crate::optimize::{Problem, Weights, camera_terms, optimize};
+use crate::poisson::{PoissonProblem, apply_offsets, solve};
 use splatstitch_core::formats::{self, SaveOptions, write_atomically};
 use splatstitch_core::{GaussianCloud, Role};
+use splatstitch_render::gpu::GpuContext;
 use splatstitch_render::{Camera, Image, RenderLayer, RenderOptions, RenderScene, render_cpu};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,17 +21,6 @@ use std::time::Instant;
 
 /// Adam's step size on the SH coefficients.
 pub const LEARNING_RATE: f32 = 0.01;
-
-/// burn's CPU backend. (burn 0.22 deprecates ndarray in favour of `flex`; ndarray is what this
-/// build enables.)
-#[allow(deprecated)]
-fn cpu_device() -> burn::tensor::Device {
-    if std::env::var("SPLATSTITCH_BURN_CPU").as_deref() == Ok("ndarray") {
-        burn::tensor::Device::ndarray()
-    } else {
-        burn::tensor::Device::flex()
-    }
-}
 
 /// Switches for studying the method's losses without changing the job format (the ablations in
 /// docs/BENCHMARKS.md): `SPLATSTITCH_LAMBDA_FEATURE` and `SPLATSTITCH_LAMBDA_COLOR` weight
@@ -49,13 +42,27 @@ pub fn research_overrides(w: &mut Weights) {
     }
 }
 
+/// Which gradient the optimizer uses: the explicit one (gathers only) on a GPU, where burn's
+/// autodiff needs a scatter that burn-wgpu does serially; on the CPU whichever measured faster
+/// (docs/BENCHMARKS.md). `SPLATSTITCH_GRADIENT=autodiff|explicit` overrides, for comparisons.
+fn use_autodiff(device: &backend::OptimizerDevice) -> bool {
+    match std::env::var("SPLATSTITCH_GRADIENT").as_deref() {
+        Ok("autodiff") => true,
+        Ok("explicit") => false,
+        _ => !device.is_gpu() && CPU_AUTODIFF,
+    }
+}
+
+/// Measured on the speed job: see docs/BENCHMARKS.md.
+const CPU_AUTODIFF: bool = true;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StitchError {
     /// The job is wrong (exit code 2): bad key, missing file, no boundary.
     #[error(transparent)]
     Job(#[from] JobError),
-    #[error("blend method `{0:?}` is not available in this build yet")]
-    Unsupported(Method),
+    #[error(transparent)]
+    Backend(#[from] BackendError),
     #[error("cancelled; nothing was written")]
     Cancelled,
     #[error("{0}")]
@@ -81,6 +88,11 @@ pub struct RunOptions<'a> {
     pub cancel: Option<&'a AtomicBool>,
     /// Called with each stage as it starts and a fraction done within it.
     pub progress: Option<&'a (dyn Fn(Stage, f32) + Sync)>,
+    /// Where the optimizer runs (`auto` unless told).
+    pub backend: BackendChoice,
+    /// The renderer's GPU context, when the caller has one (the editor): the optimizer then
+    /// shares its device instead of making another.
+    pub gpu: Option<GpuContext>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -107,6 +119,8 @@ pub struct Report {
     pub job: String,
     pub method: Method,
     pub backend: String,
+    /// Why `auto` chose that backend (empty when chosen by hand or not needed).
+    pub backend_reason: String,
     pub parameters: BlendSpec,
     pub layers: Vec<LayerCount>,
     pub boundary: usize,
@@ -189,9 +203,18 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
         }
     };
     let blend = &job.spec.blend;
-    if blend.method == Method::Poisson {
-        return Err(StitchError::Unsupported(blend.method));
-    }
+    let device = match blend.method {
+        Method::None => None,
+        _ => {
+            let d = backend::select(opts.backend, opts.gpu.as_ref())?;
+            tracing::info!(
+                "optimizer: {}{}",
+                d.name,
+                if d.reason.is_empty() { String::new() } else { format!(" ({})", d.reason) }
+            );
+            Some(d)
+        }
+    };
 
     progress(Stage::Load, 0.0);
     let lap = Instant::now();
@@ -228,11 +251,21 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
     progress(Stage::Precompute, 0.0);
     let lap = Instant::now();
     let eval = Evaluation::new(&composite, blend, boundary);
+    let mut initial = target.clone();
+    if blend.method != Method::None && std::env::var("SPLATSTITCH_INIT").as_deref() == Ok("affine") {
+        match crate::transfer::fit(target, &sources, &eval.boundary) {
+            Some(tint) => {
+                tracing::warn!("research switch: warm start with the seam's colour transfer {tint:?}");
+                tint.apply(&mut initial);
+            }
+            None => tracing::warn!("research switch: too few seam points for a colour transfer"),
+        }
+    }
     let problem = (blend.method == Method::Stitch).then(|| {
-        let (interior, driving, driving_k) = driving_points(target, &eval.boundary, composite.diagonal(), blend.k);
-        let (cameras, taps) = camera_terms(target, &eval.cameras);
+        let (interior, driving, driving_k) = driving_points(&initial, &eval.boundary, composite.diagonal(), blend.k);
+        let (cameras, taps) = camera_terms(&initial, &eval.cameras);
         Problem {
-            sh: target.sh.clone(),
+            sh: initial.sh.clone(),
             n: target.len(),
             k: target.coeffs_per_channel(),
             boundary: eval.boundary.members.iter().map(|&m| m as i64).collect(),
@@ -253,8 +286,22 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
 
     progress(Stage::Optimize, 0.0);
     let lap = Instant::now();
-    let mut blended = target.clone();
+    let mut blended = initial.clone();
+    let iterations = blend.iterations as f32;
+    if blend.method == Method::Poisson {
+        let device = device.as_ref().expect("a device for every optimizing method");
+        let problem = PoissonProblem::new(&initial, &sources, &eval.boundary);
+        let offsets = solve(&problem, blend.lambda_grad, blend.iterations, LEARNING_RATE, &device.device, |it| {
+            progress(Stage::Optimize, (it + 1) as f32 / iterations);
+            !cancelled()
+        });
+        if cancelled() {
+            return Err(StitchError::Cancelled);
+        }
+        apply_offsets(&mut blended, &offsets);
+    }
     if let Some(problem) = &problem {
+        let device = device.as_ref().expect("a device for every optimizing method");
         let mut weights = Weights {
             lambda_feature: 1.0,
             lambda_color: 1.0,
@@ -266,11 +313,15 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
             clone_offsets: false,
         };
         research_overrides(&mut weights);
-        let iterations = blend.iterations as f32;
-        blended.sh = optimize(problem, &weights, &cpu_device(), |it, _| {
+        let step = |it: usize, _| {
             progress(Stage::Optimize, (it + 1) as f32 / iterations);
             !cancelled()
-        });
+        };
+        blended.sh = if use_autodiff(device) {
+            optimize(problem, &weights, &device.device, true, step)
+        } else {
+            optimize_explicit(problem, &weights, &device.device, !device.is_gpu(), step)
+        };
         if cancelled() {
             return Err(StitchError::Cancelled);
         }
@@ -310,7 +361,8 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
     let mut report = Report {
         job: job.path.display().to_string(),
         method: blend.method,
-        backend: if problem.is_some() { "burn ndarray (CPU)".into() } else { "none".into() },
+        backend: device.as_ref().map_or("none".into(), |d| d.name.clone()),
+        backend_reason: device.as_ref().map_or(String::new(), |d| d.reason.clone()),
         parameters: blend.clone(),
         layers: composite
             .layers

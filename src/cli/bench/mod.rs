@@ -54,9 +54,9 @@ pub struct BenchArgs {
     /// Recolor suite: weight of L_tune (job default 2).
     #[arg(long, default_value_t = 2.0)]
     pub lambda_tune: f32,
-    /// Recolor suite: skip the compose-only reference run.
-    #[arg(long)]
-    pub skip_none: bool,
+    /// Recolor suite: the methods to run, in order (`none` is the unblended reference).
+    #[arg(long, value_delimiter = ',', default_value = "none,poisson,stitch")]
+    pub methods: Vec<String>,
     /// Repetitions per measurement; the best is reported.
     #[arg(long, default_value_t = 5)]
     pub repeat: usize,

@@ -67,8 +67,11 @@ pub fn run_bench(a: &BenchArgs) -> anyhow::Result<()> {
     let cameras = fibonacci_cameras(lo, hi, 7, 160);
     println!("{:<8} {:>10} {:>10} {:>9} {:>8} {:>9}", "method", "E before", "E after", "recovery", "detail", "time s");
     let mut results = Vec::new();
-    let methods: &[&str] = if a.skip_none { &["stitch"] } else { &["none", "stitch"] };
-    for &method in methods {
+    for method in &a.methods {
+        let method = method.as_str();
+        if !["none", "poisson", "stitch"].contains(&method) {
+            anyhow::bail!("--methods: unknown method `{method}` (none, poisson, stitch)");
+        }
         let job_path = dir.join(format!("recolor_{method}.toml"));
         formats::write_atomically(&job_path, job_text(method, a).as_bytes())?;
         let job = Job::load(Path::new(&job_path))?;

@@ -17,17 +17,21 @@ pub enum GpuError {
     Render(#[from] crate::RenderError),
 }
 
-/// A device and queue plus what the adapter is.
+/// A device and queue plus the instance and adapter they came from (the optimizer registers
+/// all four with burn so that it runs on this very device).
 #[derive(Clone)]
 pub struct GpuContext {
+    pub instance: wgpu::Instance,
+    pub adapter: wgpu::Adapter,
     pub device: Arc<wgpu::Device>,
     pub queue: Arc<wgpu::Queue>,
     pub info: wgpu::AdapterInfo,
 }
 
 impl GpuContext {
-    /// Creates a device on the best available adapter, with every limit the adapter offers (the
-    /// renderer sizes its buffers by what the device reports).
+    /// Creates a device on the best available adapter, with every limit and feature the adapter
+    /// offers (the renderer sizes its buffers by what the device reports; burn's kernels use
+    /// subgroups and f16 where present).
     pub fn headless() -> Result<Self, GpuError> {
         let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
             backends: wgpu::Backends::VULKAN | wgpu::Backends::METAL | wgpu::Backends::DX12,
@@ -40,16 +44,31 @@ impl GpuContext {
         .map_err(|_| GpuError::NoAdapter)?;
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("splatstitch"),
-            required_features: wgpu::Features::empty(),
+            required_features: Self::wanted_features(&adapter),
             required_limits: adapter.limits(),
+            memory_hints: wgpu::MemoryHints::MemoryUsage,
             ..Default::default()
         }))
         .map_err(|e| GpuError::Device(e.to_string()))?;
-        Ok(Self { device: Arc::new(device), queue: Arc::new(queue), info: adapter.get_info() })
+        let info = adapter.get_info();
+        Ok(Self { instance, adapter, device: Arc::new(device), queue: Arc::new(queue), info })
     }
 
-    pub fn from_device(device: Arc<wgpu::Device>, queue: Arc<wgpu::Queue>, info: wgpu::AdapterInfo) -> Self {
-        Self { device, queue, info }
+    /// The features to ask a device for: all the adapter has, except mappable primary buffers
+    /// (slow on discrete GPUs, and burn avoids them).
+    pub fn wanted_features(adapter: &wgpu::Adapter) -> wgpu::Features {
+        adapter.features().difference(wgpu::Features::MAPPABLE_PRIMARY_BUFFERS)
+    }
+
+    /// Wraps a device made elsewhere (the editor's, from egui-wgpu).
+    pub fn from_device(
+        instance: wgpu::Instance,
+        adapter: wgpu::Adapter,
+        device: Arc<wgpu::Device>,
+        queue: Arc<wgpu::Queue>,
+    ) -> Self {
+        let info = adapter.get_info();
+        Self { instance, adapter, device, queue, info }
     }
 
     /// True on a CPU-emulated adapter such as lavapipe.

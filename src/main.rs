@@ -28,7 +28,11 @@ fn main() -> ExitCode {
                     e.downcast_ref::<splatstitch_stitch::StitchError>(),
                     Some(splatstitch_stitch::StitchError::Job(_))
                 );
-            if bad_job { ExitCode::from(2) } else { ExitCode::FAILURE }
+            let no_display = matches!(
+                e.downcast_ref::<splatstitch_editor::window::WindowError>(),
+                Some(splatstitch_editor::window::WindowError::NoDisplay(_))
+            );
+            if bad_job || no_display { ExitCode::from(2) } else { ExitCode::FAILURE }
         }
     }
 }

@@ -2,6 +2,7 @@
 
 mod bench;
 mod convert;
+mod editor;
 mod info;
 mod render;
 mod stitch;
@@ -20,18 +21,23 @@ Formats, chosen by extension: .ply (standard 3DGS, binary or ASCII), .compressed
 .splat (antimatter15), .spz (Niantic, versions 2 and 3).",
     after_help = "Examples:\n  splatstitch info assets/flowers_27k_sh2.ply\n  \
 splatstitch convert scene.spz scene.ply --rotate-deg 180,0,0\n  \
-splatstitch convert big.ply part.compressed.ply --crop-min -1,-1,-1 --crop-max 1,1,1 --sh-degree 1"
+splatstitch convert big.ply part.compressed.ply --crop-min -1,-1,-1 --crop-max 1,1,1 --sh-degree 1\n  \
+splatstitch                      (the editor, on the bundled demo)\n  \
+splatstitch open a.ply b.spz     (the editor, on your captures)"
 )]
 pub struct Cli {
     /// Print only errors.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Without a command the editor opens on the bundled demo.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Open the editor on captures or a job file (no files: the bundled demo).
+    Open(editor::OpenArgs),
     /// Show what a splat file holds: count, SH degree, format, bounds, opacity and scale statistics.
     Info(info::InfoArgs),
     /// Convert between formats, optionally cropping, transforming and dropping SH bands.
@@ -47,7 +53,8 @@ pub enum Command {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
+    match cli.command.unwrap_or(Command::Open(editor::OpenArgs { files: vec![] })) {
+        Command::Open(a) => editor::run(a),
         Command::Info(a) => info::run(a),
         Command::Convert(a) => convert::run(a, cli.quiet),
         Command::Render(a) => render::run(a),

@@ -11,6 +11,7 @@ pub struct Kernels {
     pub radix_count: wgpu::ComputePipeline,
     pub radix_scatter: wgpu::ComputePipeline,
     pub rasterize: wgpu::ComputePipeline,
+    pub present: wgpu::ComputePipeline,
 }
 
 fn pipeline(device: &wgpu::Device, module: &wgpu::ShaderModule, entry: &str) -> wgpu::ComputePipeline {
@@ -40,6 +41,7 @@ impl Kernels {
         let binning = module("binning", &with_common(include_str!("../../../../shaders/binning.wgsl")));
         let radix = module("radix_sort", include_str!("../../../../shaders/radix_sort.wgsl"));
         let raster = module("rasterize", &with_common(include_str!("../../../../shaders/rasterize.wgsl")));
+        let present = module("present", include_str!("../../../../shaders/present.wgsl"));
         Self {
             preprocess: pipeline(device, &pre, "main"),
             scan_blocks: pipeline(device, &scan, "scan_blocks"),
@@ -49,6 +51,7 @@ impl Kernels {
             radix_count: pipeline(device, &radix, "count"),
             radix_scatter: pipeline(device, &radix, "scatter"),
             rasterize: pipeline(device, &raster, "main"),
+            present: pipeline(device, &present, "main"),
         }
     }
 }

@@ -410,6 +410,36 @@ impl GpuRenderer {
         Ok(Image { width: cam.width, height: cam.height, rgba: bytemuck::cast_slice(&bytes).to_vec() })
     }
 
+    /// Renders into `target` (an `Rgba8Unorm` texture with storage binding, `cam`'s size) without
+    /// reading anything back: the editor's viewport.
+    pub fn render_to_texture(
+        &self,
+        scene: &GpuScene,
+        cam: &Camera,
+        opts: &RenderOptions,
+        target: &wgpu::TextureView,
+    ) -> Result<(), GpuError> {
+        let b = self.bin(scene, cam, opts.sh_degree)?;
+        let image = self.buffer("image", cam.pixel_count() as u64 * 16)?;
+        let unused = self.buffer("unused", 16)?;
+        let mut enc = self.encoder();
+        self.rasterize(&mut enc, &b, cam, 0, opts.background, 0.0, &image, [&unused, &unused, &unused]);
+        let device = &self.ctx.device;
+        let params = uniform(device, &Words4([cam.width, cam.height, 0, 0]));
+        let g = bind(
+            device,
+            &self.kernels.present,
+            &[
+                (0, params.as_entire_binding()),
+                (1, image.as_entire_binding()),
+                (2, wgpu::BindingResource::TextureView(target)),
+            ],
+        );
+        dispatch(&mut enc, &self.kernels.present, &g, (cam.width.div_ceil(8), cam.height.div_ceil(8)));
+        self.ctx.queue.submit([enc.finish()]);
+        Ok(())
+    }
+
     /// Per-pixel weights, as [`crate::pixel_weights_cpu`] computes them.
     pub fn pixel_weights(
         &self,

@@ -1,0 +1,935 @@
+//! The editor's state and its egui UI: menu, layers, properties with numeric transforms and the
+//! gizmo, history, status bar and the viewport with its camera controls. The window (GPU) and
+//! the UI tests (CPU) drive the same [`EditorApp::ui`].
+
+use crate::autosave::Autosave;
+use crate::camera::{OrbitCamera, UpAxis};
+use crate::document::{DocLayer, Document, default_role, load_capture, unique_name};
+use crate::gizmo::{GizmoKind, LayerGizmo};
+use crate::history::{Edit, History, role_name};
+use crate::viewport::{ViewRequest, ViewportBackend};
+use glam::Vec3;
+use splatstitch_core::{GaussianCloud, Role};
+use splatstitch_render::RenderLayer;
+use splatstitch_stitch::job::TransformSpec;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, channel};
+use std::time::Instant;
+
+/// Largest viewport side rendered, in pixels.
+const MAX_VIEWPORT: f32 = 4096.0;
+
+enum Loaded {
+    Captures(Vec<(PathBuf, GaussianCloud)>),
+    Document { doc: Document, recovered: bool },
+}
+
+struct Loading {
+    what: String,
+    started: Instant,
+    rx: Receiver<Result<Loaded, String>>,
+}
+
+/// What a confirmation window is about to do.
+enum Pending {
+    Open(PathBuf),
+    Recover(PathBuf),
+}
+
+/// The numeric transform fields, as typed.
+#[derive(Default)]
+struct TransformText {
+    layer: Option<usize>,
+    version: u64,
+    fields: [String; 7],
+}
+
+const FIELD_LABELS: [&str; 7] =
+    ["scale", "rotate x", "rotate y", "rotate z", "translate x", "translate y", "translate z"];
+
+fn fields_of(t: &TransformSpec) -> [f32; 7] {
+    [t.scale, t.rotate_deg[0], t.rotate_deg[1], t.rotate_deg[2], t.translate[0], t.translate[1], t.translate[2]]
+}
+
+fn with_field(t: &TransformSpec, i: usize, v: f32) -> TransformSpec {
+    let mut t = t.clone();
+    match i {
+        0 => t.scale = v,
+        1..=3 => t.rotate_deg[i - 1] = v,
+        _ => t.translate[i - 4] = v,
+    }
+    t
+}
+
+pub struct EditorApp {
+    pub doc: Document,
+    pub history: History,
+    pub camera: OrbitCamera,
+    pub selected: Option<usize>,
+    pub status: String,
+    pub error: Option<String>,
+    pub show_gizmo: bool,
+    gizmo: LayerGizmo,
+    /// Transform of the selected layer when a gizmo drag started.
+    drag_start: Option<(usize, TransformSpec)>,
+    view_version: u64,
+    doc_version: u64,
+    saved_version: u64,
+    loading: Option<Loading>,
+    pending: Option<Pending>,
+    recovery_offer: Option<PathBuf>,
+    autosave: Option<Autosave>,
+    transform_text: TransformText,
+    rename_text: (Option<usize>, String),
+    pub frame_ms: f32,
+    /// Seconds from start to the first frame with splats, once known.
+    pub first_frame: Option<f64>,
+    started: Instant,
+    pub background: [f32; 3],
+}
+
+impl EditorApp {
+    pub fn new(doc: Document, autosave: Option<Autosave>) -> Self {
+        let recovery_offer = autosave.as_ref().and_then(|a| a.pending());
+        let mut app = EditorApp {
+            doc,
+            history: History::default(),
+            camera: OrbitCamera::default(),
+            selected: None,
+            status: String::new(),
+            error: None,
+            show_gizmo: true,
+            gizmo: LayerGizmo::default(),
+            drag_start: None,
+            view_version: 1,
+            doc_version: 1,
+            saved_version: 0,
+            loading: None,
+            pending: None,
+            recovery_offer,
+            autosave,
+            transform_text: TransformText::default(),
+            rename_text: (None, String::new()),
+            frame_ms: 0.0,
+            first_frame: None,
+            started: Instant::now(),
+            background: [0.12, 0.12, 0.13],
+        };
+        app.selected = (!app.doc.layers.is_empty()).then_some(0);
+        app
+    }
+
+    /// True when nothing is loading (tests wait for this).
+    pub fn is_idle(&self) -> bool {
+        self.loading.is_none()
+    }
+
+    pub fn has_unsaved_changes(&self) -> bool {
+        self.history.version != self.saved_version
+    }
+
+    /// The view changed (camera): redraw.
+    fn changed(&mut self) {
+        self.view_version += 1;
+    }
+
+    /// The scene changed: upload again and redraw.
+    fn doc_changed(&mut self) {
+        self.doc_version += 1;
+        self.view_version += 1;
+    }
+
+    // ----- documents and files -----
+
+    fn start_loading(&mut self, what: String, f: impl FnOnce() -> Result<Loaded, String> + Send + 'static) {
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        self.status = format!("loading {what}…");
+        self.loading = Some(Loading { what, started: Instant::now(), rx });
+    }
+
+    /// Opens a job in the background; asks first when there are unsaved changes.
+    pub fn open_job(&mut self, path: PathBuf) {
+        if self.has_unsaved_changes() && !self.doc.layers.is_empty() {
+            self.pending = Some(Pending::Open(path));
+            return;
+        }
+        self.open_job_now(path, false);
+    }
+
+    fn open_job_now(&mut self, path: PathBuf, recovered: bool) {
+        let what = path.display().to_string();
+        self.start_loading(what, move || {
+            let mut doc = Document::open_job(&path).map_err(|e| e.to_string())?;
+            if recovered {
+                doc.path = None;
+            }
+            Ok(Loaded::Document { doc, recovered })
+        });
+    }
+
+    /// Adds captures as new layers (job files open instead), in the background.
+    pub fn add_files(&mut self, paths: Vec<PathBuf>) {
+        if let Some(job) = paths.iter().find(|p| p.extension().is_some_and(|e| e == "toml")) {
+            self.open_job(job.clone());
+            return;
+        }
+        if paths.is_empty() {
+            return;
+        }
+        let what = if paths.len() == 1 { paths[0].display().to_string() } else { format!("{} files", paths.len()) };
+        self.start_loading(what, move || {
+            paths
+                .into_iter()
+                .map(|p| load_capture(&p, None).map(|c| (p, c)).map_err(|e| e.to_string()))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Loaded::Captures)
+        });
+    }
+
+    fn poll_loading(&mut self, ctx: &egui::Context) {
+        let Some(l) = &self.loading else { return };
+        let msg = match l.rx.try_recv() {
+            Ok(m) => m,
+            Err(std::sync::mpsc::TryRecvError::Empty) => {
+                ctx.request_repaint_after(std::time::Duration::from_millis(50));
+                return;
+            }
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => Err("the loader stopped unexpectedly".into()),
+        };
+        let l = self.loading.take().expect("checked above");
+        match msg {
+            Err(e) => self.error = Some(e),
+            Ok(Loaded::Captures(captures)) => {
+                let mut edits = Vec::new();
+                let mut doc = self.doc.clone();
+                for (path, cloud) in captures {
+                    let stem = path.file_name().and_then(|s| s.to_str()).unwrap_or("layer");
+                    let layer = DocLayer {
+                        name: unique_name(&doc.layers, stem.split('.').next().unwrap_or(stem)),
+                        file: std::path::absolute(&path).unwrap_or(path),
+                        role: default_role(&doc.layers),
+                        crop: None,
+                        transform: TransformSpec::default(),
+                        visible: true,
+                        cloud: Arc::new(cloud),
+                    };
+                    let edit = Edit::Add { index: doc.layers.len(), layer: Box::new(layer) };
+                    edit.apply(&mut doc);
+                    edits.push(edit);
+                }
+                let label = format!("add {}", l.what);
+                let first_new = self.doc.layers.len();
+                let edit = if edits.len() == 1 { edits.pop().expect("one") } else { Edit::Batch { label, edits } };
+                self.history.push(edit, &mut self.doc);
+                self.selected = Some(first_new);
+                if first_new == 0 {
+                    self.frame_all();
+                }
+                self.status = format!("loaded {} in {:.1} s", l.what, l.started.elapsed().as_secs_f32());
+                self.doc_changed();
+            }
+            Ok(Loaded::Document { doc, recovered }) => {
+                self.doc = doc;
+                self.history.clear();
+                self.saved_version = if recovered { u64::MAX } else { self.history.version };
+                self.selected = (!self.doc.layers.is_empty()).then_some(0);
+                self.frame_all();
+                self.status = format!(
+                    "{} {} in {:.1} s",
+                    if recovered { "recovered" } else { "opened" },
+                    l.what,
+                    l.started.elapsed().as_secs_f32()
+                );
+                self.doc_changed();
+            }
+        }
+    }
+
+    /// Saves the job to its path (or `path`), reporting problems in the UI.
+    pub fn save_job(&mut self, path: Option<PathBuf>) -> bool {
+        let Some(path) = path.or_else(|| self.doc.path.clone()) else {
+            return self.save_job_as();
+        };
+        match self.doc.save_job(&path) {
+            Ok(warning) => {
+                self.saved_version = self.history.version;
+                self.status = warning.unwrap_or_else(|| format!("saved {}", path.display()));
+                true
+            }
+            Err(e) => {
+                self.error = Some(e.to_string());
+                false
+            }
+        }
+    }
+
+    fn save_job_as(&mut self) -> bool {
+        match rfd::FileDialog::new().add_filter("splatstitch job", &["toml"]).set_file_name("scene.toml").save_file() {
+            Some(p) => self.save_job(Some(p)),
+            None => false,
+        }
+    }
+
+    /// Exports the baked composite (format by extension).
+    pub fn export(&mut self, path: &Path) -> bool {
+        match self.doc.export(path) {
+            Ok(n) => {
+                self.status = format!("exported {n} Gaussians to {}", path.display());
+                true
+            }
+            Err(e) => {
+                self.error = Some(e.to_string());
+                false
+            }
+        }
+    }
+
+    // ----- edits -----
+
+    pub fn undo(&mut self) {
+        if let Some(l) = self.history.undo(&mut self.doc) {
+            self.status = format!("undid {l}");
+            self.fix_selection();
+            self.doc_changed();
+        }
+    }
+
+    pub fn redo(&mut self) {
+        if let Some(l) = self.history.redo(&mut self.doc) {
+            self.status = format!("redid {l}");
+            self.fix_selection();
+            self.doc_changed();
+        }
+    }
+
+    fn fix_selection(&mut self) {
+        if self.selected.is_some_and(|s| s >= self.doc.layers.len()) {
+            self.selected = self.doc.layers.len().checked_sub(1);
+        }
+    }
+
+    pub fn apply(&mut self, edit: Edit) {
+        self.history.push(edit, &mut self.doc);
+        self.fix_selection();
+        self.doc_changed();
+    }
+
+    /// Sets a layer's role; a new target demotes the old one to fixed, in the same step.
+    pub fn set_role(&mut self, layer: usize, role: Role) {
+        let before = self.doc.layers[layer].role;
+        if before == role {
+            return;
+        }
+        let mut edits = vec![Edit::Role { layer, before, after: role }];
+        if role == Role::Target {
+            for (i, l) in self.doc.layers.iter().enumerate() {
+                if i != layer && l.role == Role::Target {
+                    edits.push(Edit::Role { layer: i, before: Role::Target, after: Role::Fixed });
+                }
+            }
+        }
+        let edit = if edits.len() == 1 {
+            edits.pop().expect("one")
+        } else {
+            Edit::Batch { label: format!("{} is target", self.doc.layers[layer].name), edits }
+        };
+        self.apply(edit);
+    }
+
+    pub fn set_transform(&mut self, layer: usize, after: TransformSpec) {
+        let before = self.doc.layers[layer].transform.clone();
+        if before != after {
+            self.apply(Edit::Transform { layer, before, after });
+        }
+    }
+
+    pub fn duplicate(&mut self, layer: usize) {
+        let mut copy = self.doc.layers[layer].clone();
+        copy.name = unique_name(&self.doc.layers, &format!("{} copy", copy.name));
+        if copy.role == Role::Target {
+            copy.role = Role::Fixed;
+        }
+        self.apply(Edit::Add { index: layer + 1, layer: Box::new(copy) });
+        self.selected = Some(layer + 1);
+    }
+
+    pub fn remove(&mut self, layer: usize) {
+        let l = self.doc.layers[layer].clone();
+        self.apply(Edit::Remove { index: layer, layer: Box::new(l) });
+    }
+
+    /// World-space bounds of a layer (or all visible layers).
+    fn bounds(&self, layer: Option<usize>) -> Option<(Vec3, Vec3)> {
+        let (mut lo, mut hi) = (Vec3::splat(f32::MAX), Vec3::splat(f32::MIN));
+        for (i, l) in self.doc.layers.iter().enumerate() {
+            if layer.is_some_and(|s| s != i) || (layer.is_none() && !l.visible) {
+                continue;
+            }
+            let Some((a, b)) = l.cloud.bounds() else { continue };
+            let t = l.transform.similarity();
+            for corner in 0..8 {
+                let p = Vec3::new(
+                    if corner & 1 == 0 { a.x } else { b.x },
+                    if corner & 2 == 0 { a.y } else { b.y },
+                    if corner & 4 == 0 { a.z } else { b.z },
+                );
+                let w = t.transform_point(p);
+                lo = lo.min(w);
+                hi = hi.max(w);
+            }
+        }
+        (lo.x <= hi.x).then_some((lo, hi))
+    }
+
+    pub fn frame_all(&mut self) {
+        if let Some((lo, hi)) = self.bounds(None) {
+            self.camera.frame_box(lo, hi);
+            self.changed();
+        }
+    }
+
+    fn focus_selected(&mut self) {
+        if let Some((lo, hi)) = self.bounds(self.selected).or_else(|| self.bounds(None)) {
+            let d = self.camera.distance;
+            self.camera.frame_box(lo, hi);
+            self.camera.distance = self.camera.distance.min(d.max(self.camera.distance));
+            self.changed();
+        }
+    }
+
+    // ----- UI -----
+
+    /// One frame of the whole UI (the root `ui` of the window). `viewport` draws the splats.
+    pub fn ui(&mut self, ui: &mut egui::Ui, viewport: &mut dyn ViewportBackend) {
+        let ctx = ui.ctx().clone();
+        let ctx = &ctx;
+        self.poll_loading(ctx);
+        self.dropped_files(ctx);
+        self.shortcuts(ctx);
+        self.menu_bar(ui);
+        self.status_bar(ui, viewport);
+        self.layers_panel(ui);
+        self.properties_panel(ui);
+        self.viewport(ui, viewport);
+        self.windows(ctx);
+        if let Some(a) = &mut self.autosave
+            && let Err(e) = a.tick(&self.doc, self.history.version, false)
+        {
+            self.status = format!("autosave failed: {e}");
+        }
+    }
+
+    /// Call on a clean exit: the recovery file is removed.
+    pub fn on_exit(&mut self) {
+        if let Some(a) = &self.autosave {
+            a.discard();
+        }
+    }
+
+    /// Forces an autosave now (tests; a window losing focus).
+    pub fn autosave_now(&mut self) -> Result<bool, String> {
+        match &mut self.autosave {
+            Some(a) => a.tick(&self.doc, self.history.version, true),
+            None => Ok(false),
+        }
+    }
+
+    fn dropped_files(&mut self, ctx: &egui::Context) {
+        let dropped: Vec<PathBuf> = ctx.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).collect());
+        if !dropped.is_empty() {
+            self.add_files(dropped);
+        }
+    }
+
+    fn shortcuts(&mut self, ctx: &egui::Context) {
+        use egui::{Key, KeyboardShortcut, Modifiers};
+        let undo = KeyboardShortcut::new(Modifiers::COMMAND, Key::Z);
+        let redo = KeyboardShortcut::new(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z);
+        let redo_y = KeyboardShortcut::new(Modifiers::COMMAND, Key::Y);
+        let save = KeyboardShortcut::new(Modifiers::COMMAND, Key::S);
+        // Redo first: Ctrl+Shift+Z would also match Ctrl+Z's logical shortcut.
+        if ctx.input_mut(|i| i.consume_shortcut(&redo) || i.consume_shortcut(&redo_y)) {
+            self.redo();
+        }
+        if ctx.input_mut(|i| i.consume_shortcut(&undo)) {
+            self.undo();
+        }
+        if ctx.input_mut(|i| i.consume_shortcut(&save)) {
+            self.save_job(None);
+        }
+        if ctx.egui_wants_keyboard_input() {
+            return;
+        }
+        ctx.input(|i| {
+            if i.key_pressed(Key::G) {
+                self.gizmo.kind = GizmoKind::Translate;
+            }
+            if i.key_pressed(Key::R) {
+                self.gizmo.kind = GizmoKind::Rotate;
+            }
+            if i.key_pressed(Key::T) {
+                self.gizmo.kind = GizmoKind::Scale;
+            }
+        });
+    }
+
+    fn menu_bar(&mut self, ui: &mut egui::Ui) {
+        egui::Panel::top("menu").show(ui, |ui| {
+            egui::MenuBar::new().ui(ui, |ui| {
+                ui.menu_button("File", |ui| {
+                    if ui.button("Open job…").clicked() {
+                        if let Some(p) = rfd::FileDialog::new().add_filter("splatstitch job", &["toml"]).pick_file() {
+                            self.open_job(p);
+                        }
+                        ui.close();
+                    }
+                    if ui.button("Add layer…").clicked() {
+                        if let Some(ps) =
+                            rfd::FileDialog::new().add_filter("splats", &["ply", "splat", "spz"]).pick_files()
+                        {
+                            self.add_files(ps);
+                        }
+                        ui.close();
+                    }
+                    ui.separator();
+                    if ui.add(egui::Button::new("Save job").shortcut_text("Ctrl+S")).clicked() {
+                        self.save_job(None);
+                        ui.close();
+                    }
+                    if ui.button("Save job as…").clicked() {
+                        self.save_job_as();
+                        ui.close();
+                    }
+                    if ui.button("Export composite…").clicked() {
+                        if let Some(p) = rfd::FileDialog::new()
+                            .add_filter("PLY", &["ply"])
+                            .add_filter("compressed PLY", &["compressed.ply"])
+                            .add_filter("splat", &["splat"])
+                            .add_filter("spz", &["spz"])
+                            .set_file_name("composite.ply")
+                            .save_file()
+                        {
+                            self.export(&p);
+                        }
+                        ui.close();
+                    }
+                });
+                ui.menu_button("Edit", |ui| {
+                    if ui
+                        .add_enabled(self.history.can_undo(), egui::Button::new("Undo").shortcut_text("Ctrl+Z"))
+                        .clicked()
+                    {
+                        self.undo();
+                        ui.close();
+                    }
+                    if ui
+                        .add_enabled(self.history.can_redo(), egui::Button::new("Redo").shortcut_text("Ctrl+Shift+Z"))
+                        .clicked()
+                    {
+                        self.redo();
+                        ui.close();
+                    }
+                });
+                ui.menu_button("View", |ui| {
+                    if ui.add(egui::Button::new("Frame all").shortcut_text("Home")).clicked() {
+                        self.frame_all();
+                        ui.close();
+                    }
+                    if ui.add(egui::Button::new("Focus selection").shortcut_text("F")).clicked() {
+                        self.focus_selected();
+                        ui.close();
+                    }
+                    ui.checkbox(&mut self.show_gizmo, "Transform gizmo");
+                    ui.separator();
+                    for up in UpAxis::ALL {
+                        if ui.radio(self.camera.up == up, up.label()).clicked() {
+                            self.camera.up = up;
+                            self.changed();
+                        }
+                    }
+                });
+            });
+        });
+    }
+
+    fn status_bar(&mut self, ui: &mut egui::Ui, viewport: &dyn ViewportBackend) {
+        egui::Panel::bottom("status").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                let visible: usize = self.doc.layers.iter().filter(|l| l.visible).map(|l| l.len()).sum();
+                ui.label(format!("{visible} Gaussians"));
+                ui.separator();
+                ui.label(format!("frame {:.1} ms", self.frame_ms));
+                ui.separator();
+                ui.label(viewport.adapter());
+                ui.separator();
+                if let Some(l) = &self.loading {
+                    ui.spinner();
+                    ui.label(format!("loading {} ({:.0} s)", l.what, l.started.elapsed().as_secs_f32()));
+                } else {
+                    ui.label(&self.status);
+                }
+            });
+        });
+    }
+
+    fn layers_panel(&mut self, ui: &mut egui::Ui) {
+        egui::Panel::left("layers").default_size(250.0).show(ui, |ui| {
+            ui.heading("Layers");
+            ui.horizontal(|ui| {
+                if ui.button("Add…").on_hover_text("Add captures (or drop files on the window)").clicked()
+                    && let Some(ps) = rfd::FileDialog::new().add_filter("splats", &["ply", "splat", "spz"]).pick_files()
+                {
+                    self.add_files(ps);
+                }
+                let sel = self.selected;
+                if ui.add_enabled(sel.is_some(), egui::Button::new("Duplicate")).clicked()
+                    && let Some(s) = sel
+                {
+                    self.duplicate(s);
+                }
+                if ui.add_enabled(sel.is_some(), egui::Button::new("Remove")).clicked()
+                    && let Some(s) = sel
+                {
+                    self.remove(s);
+                }
+            });
+            ui.separator();
+            let mut role_change = None;
+            let mut visibility = None;
+            for i in 0..self.doc.layers.len() {
+                let l = &self.doc.layers[i];
+                ui.horizontal(|ui| {
+                    let mut v = l.visible;
+                    if ui.checkbox(&mut v, "").on_hover_text("visible").changed() {
+                        visibility = Some((i, v));
+                    }
+                    if ui.selectable_label(self.selected == Some(i), &l.name).clicked() {
+                        self.selected = Some(i);
+                    }
+                    let mut role = l.role;
+                    egui::ComboBox::from_id_salt(("role", i)).width(70.0).selected_text(role_name(role)).show_ui(
+                        ui,
+                        |ui| {
+                            for r in [Role::Source, Role::Target, Role::Fixed] {
+                                ui.selectable_value(&mut role, r, role_name(r));
+                            }
+                        },
+                    );
+                    if role != l.role {
+                        role_change = Some((i, role));
+                    }
+                    ui.weak(format!("{}", l.len()));
+                });
+            }
+            if let Some((i, v)) = visibility {
+                self.apply(Edit::Visible { layer: i, after: v });
+            }
+            if let Some((i, r)) = role_change {
+                self.set_role(i, r);
+            }
+            if self.doc.layers.is_empty() {
+                ui.weak("Drop .ply / .splat / .spz files or a job (.toml) here.");
+            }
+        });
+    }
+
+    fn properties_panel(&mut self, ui: &mut egui::Ui) {
+        egui::Panel::right("properties").default_size(260.0).show(ui, |ui| {
+            if let Some(i) = self.selected.filter(|&i| i < self.doc.layers.len()) {
+                ui.heading("Layer");
+                self.rename_field(ui, i);
+                ui.weak(self.doc.layers[i].file.display().to_string());
+                ui.separator();
+                ui.label("Transform (applied on export)");
+                self.transform_fields(ui, i);
+                ui.horizontal(|ui| {
+                    if ui.button("Reset transform").clicked() {
+                        self.set_transform(i, TransformSpec::default());
+                    }
+                });
+                ui.horizontal(|ui| {
+                    for k in GizmoKind::ALL {
+                        ui.selectable_value(&mut self.gizmo.kind, k, k.label());
+                    }
+                });
+            } else {
+                ui.weak("Select a layer to edit it.");
+            }
+            ui.separator();
+            ui.heading("History");
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                let (done, undone) = self.history.labels();
+                if done.is_empty() && undone.is_empty() {
+                    ui.weak("No edits yet.");
+                }
+                for l in &done {
+                    ui.label(*l);
+                }
+                for l in &undone {
+                    ui.weak(format!("↶ {l}"));
+                }
+            });
+        });
+    }
+
+    fn rename_field(&mut self, ui: &mut egui::Ui, i: usize) {
+        if self.rename_text.0 != Some(i) {
+            self.rename_text = (Some(i), self.doc.layers[i].name.clone());
+        }
+        let label = ui.label("name");
+        let r = ui.add(egui::TextEdit::singleline(&mut self.rename_text.1)).labelled_by(label.id);
+        let commit = r.lost_focus();
+        if !r.has_focus() && !commit && self.rename_text.1 != self.doc.layers[i].name {
+            self.rename_text.1 = self.doc.layers[i].name.clone();
+        }
+        if commit {
+            let new = self.rename_text.1.trim().to_string();
+            let before = self.doc.layers[i].name.clone();
+            if new.is_empty() || (new != before && self.doc.layers.iter().any(|l| l.name == new)) {
+                self.status = format!("`{new}`: names must be unique and not empty");
+                self.rename_text.1 = before;
+            } else if new != before {
+                self.apply(Edit::Rename { layer: i, before, after: new });
+            }
+        }
+    }
+
+    fn transform_fields(&mut self, ui: &mut egui::Ui, i: usize) {
+        let current = self.doc.layers[i].transform.clone();
+        let values = fields_of(&current);
+        let stale = self.transform_text.layer != Some(i) || self.transform_text.version != self.history.version;
+        egui::Grid::new("transform").num_columns(2).show(ui, |ui| {
+            for f in 0..7 {
+                let label = ui.label(FIELD_LABELS[f]);
+                let id = ui.make_persistent_id(("field", f));
+                let focused = ui.memory(|m| m.has_focus(id));
+                if stale && !focused {
+                    self.transform_text.fields[f] = format!("{}", values[f]);
+                }
+                let r = ui
+                    .add(egui::TextEdit::singleline(&mut self.transform_text.fields[f]).id(id).desired_width(90.0))
+                    .labelled_by(label.id);
+                if r.lost_focus() {
+                    match self.transform_text.fields[f].trim().parse::<f32>() {
+                        Ok(v) if v.is_finite() && (f != 0 || v > 0.0) => {
+                            if v != values[f] {
+                                self.set_transform(i, with_field(&current, f, v));
+                            }
+                        }
+                        _ => {
+                            self.status = format!(
+                                "{}: `{}` is not a valid number",
+                                FIELD_LABELS[f], self.transform_text.fields[f]
+                            );
+                            self.transform_text.fields[f] = format!("{}", values[f]);
+                        }
+                    }
+                }
+                ui.end_row();
+            }
+        });
+        if stale {
+            self.transform_text.layer = Some(i);
+            self.transform_text.version = self.history.version;
+        }
+    }
+
+    fn viewport(&mut self, ui: &mut egui::Ui, backend: &mut dyn ViewportBackend) {
+        let ctx = ui.ctx().clone();
+        let ctx = &ctx;
+        egui::CentralPanel::default().frame(egui::Frame::NONE).show(ui, |ui| {
+            let rect = ui.max_rect();
+            let response = ui.allocate_rect(rect, egui::Sense::click_and_drag());
+            let gizmo_busy = self.drag_start.is_some() || self.gizmo.is_active();
+            self.camera_input(ui, &response, rect, gizmo_busy);
+            let ppp = ctx.pixels_per_point();
+            let w = (rect.width() * ppp).clamp(1.0, MAX_VIEWPORT) as u32;
+            let h = (rect.height() * ppp).clamp(1.0, MAX_VIEWPORT) as u32;
+            let Some(camera) = self.camera.to_camera(w, h) else { return };
+            if self.doc.layers.is_empty() {
+                ui.painter().rect_filled(rect, 0.0, egui::Color32::from_gray(30));
+                ui.painter().text(
+                    rect.center(),
+                    egui::Align2::CENTER_CENTER,
+                    "Drop captures or a job here, or use File ▸ Open",
+                    egui::FontId::proportional(16.0),
+                    egui::Color32::GRAY,
+                );
+                return;
+            }
+            let layers: Vec<RenderLayer> = self
+                .doc
+                .layers
+                .iter()
+                .filter(|l| l.visible)
+                .map(|l| RenderLayer { cloud: &l.cloud, transform: l.transform.similarity(), flags: None })
+                .collect();
+            let req = ViewRequest {
+                layers,
+                camera,
+                scene_version: self.doc_version,
+                version: self.view_version,
+                background: self.background,
+            };
+            let t = Instant::now();
+            match backend.draw(ctx, &req) {
+                Ok(tex) => {
+                    let ms = t.elapsed().as_secs_f32() * 1e3;
+                    if ms > 0.5 {
+                        self.frame_ms = ms;
+                    }
+                    ui.painter().image(
+                        tex,
+                        rect,
+                        egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
+                        egui::Color32::WHITE,
+                    );
+                    if self.first_frame.is_none() {
+                        self.first_frame = Some(self.started.elapsed().as_secs_f64());
+                        tracing::info!("first frame with splats after {:.2} s", self.started.elapsed().as_secs_f64());
+                    }
+                }
+                Err(e) => {
+                    ui.painter().text(
+                        rect.center(),
+                        egui::Align2::CENTER_CENTER,
+                        &e,
+                        egui::FontId::proportional(14.0),
+                        egui::Color32::RED,
+                    );
+                }
+            }
+            self.gizmo_ui(ui, rect);
+        });
+    }
+
+    fn gizmo_ui(&mut self, ui: &egui::Ui, rect: egui::Rect) {
+        let Some(i) = self.selected.filter(|&i| self.show_gizmo && i < self.doc.layers.len()) else { return };
+        let current = self.doc.layers[i].transform.clone();
+        match self.gizmo.show(ui, rect, &self.camera, &current) {
+            Some(t) => {
+                if self.drag_start.is_none() {
+                    self.drag_start = Some((i, current));
+                }
+                self.doc.layers[i].transform = t;
+                self.doc_changed();
+            }
+            None => {
+                let released = !ui.input(|inp| inp.pointer.primary_down());
+                if released && let Some((layer, before)) = self.drag_start.take() {
+                    let after = self.doc.layers[layer].transform.clone();
+                    if after != before {
+                        self.history.record(Edit::Transform { layer, before, after }, &self.doc);
+                        self.changed();
+                    }
+                }
+            }
+        }
+    }
+
+    fn camera_input(&mut self, ui: &egui::Ui, response: &egui::Response, rect: egui::Rect, gizmo_busy: bool) {
+        let h = rect.height();
+        let before = self.camera;
+        let d = response.drag_delta();
+        let shift = ui.input(|i| i.modifiers.shift);
+        if response.dragged_by(egui::PointerButton::Primary) && !gizmo_busy {
+            if shift { self.camera.pan(d.x, d.y, h) } else { self.camera.orbit(d.x, d.y, h) }
+        }
+        if response.dragged_by(egui::PointerButton::Secondary) || response.dragged_by(egui::PointerButton::Middle) {
+            self.camera.pan(d.x, d.y, h);
+        }
+        if response.hovered() {
+            let scroll = ui.input(|i| i.smooth_scroll_delta.y);
+            if scroll != 0.0 {
+                self.camera.zoom(scroll / 50.0);
+            }
+        }
+        if !ui.ctx().egui_wants_keyboard_input() && response.hovered() {
+            use egui::Key;
+            let (dir, dt, focus, home) = ui.input(|i| {
+                let k = |a: Key, b: Key| (i.key_down(a) as i32 - i.key_down(b) as i32) as f32;
+                (
+                    Vec3::new(k(Key::D, Key::A), k(Key::E, Key::Q), k(Key::W, Key::S)),
+                    i.stable_dt.min(0.1),
+                    i.key_pressed(Key::F),
+                    i.key_pressed(Key::Home),
+                )
+            });
+            if dir != Vec3::ZERO {
+                self.camera.fly(dir, dt);
+                ui.ctx().request_repaint();
+            }
+            if focus {
+                self.focus_selected();
+            }
+            if home {
+                self.camera.reset();
+            }
+        }
+        if self.camera != before {
+            self.changed();
+        }
+    }
+
+    fn windows(&mut self, ctx: &egui::Context) {
+        if let Some(e) = self.error.clone() {
+            egui::Window::new("Problem").collapsible(false).resizable(false).show(ctx, |ui| {
+                ui.label(e);
+                if ui.button("OK").clicked() {
+                    self.error = None;
+                }
+            });
+        }
+        if let Some(p) = self.recovery_offer.clone() {
+            egui::Window::new("Recover the last session?").collapsible(false).show(ctx, |ui| {
+                ui.label(format!("The last session ended without closing cleanly. Its autosave is {}.", p.display()));
+                ui.horizontal(|ui| {
+                    if ui.button("Recover").clicked() {
+                        self.recovery_offer = None;
+                        if self.has_unsaved_changes() && !self.doc.layers.is_empty() {
+                            self.pending = Some(Pending::Recover(p.clone()));
+                        } else {
+                            self.open_job_now(p.clone(), true);
+                        }
+                    }
+                    if ui.button("Discard").clicked() {
+                        self.recovery_offer = None;
+                        let _ = std::fs::remove_file(&p);
+                    }
+                });
+            });
+        }
+        if let Some(pending) = &self.pending {
+            let text = match pending {
+                Pending::Open(p) => format!("Open {} and drop the unsaved changes?", p.display()),
+                Pending::Recover(p) => format!("Recover {} and drop the unsaved changes?", p.display()),
+            };
+            let mut answer = None;
+            egui::Window::new("Unsaved changes").collapsible(false).show(ctx, |ui| {
+                ui.label(text);
+                ui.horizontal(|ui| {
+                    if ui.button("Save first").clicked() {
+                        answer = Some(self.save_job(None));
+                    }
+                    if ui.button("Discard changes").clicked() {
+                        answer = Some(true);
+                    }
+                    if ui.button("Cancel").clicked() {
+                        answer = Some(false);
+                    }
+                });
+            });
+            if let Some(go) = answer {
+                match self.pending.take() {
+                    Some(Pending::Open(p)) if go => self.open_job_now(p, false),
+                    Some(Pending::Recover(p)) if go => self.open_job_now(p, true),
+                    _ => {}
+                }
+            }
+        }
+    }
+}

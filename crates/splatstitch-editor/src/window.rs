@@ -1,0 +1,305 @@
+//! The desktop window: winit for events, egui-winit for input, egui-wgpu for drawing the UI,
+//! and the splat renderer on the *same* wgpu device (and later the optimizer: one device).
+
+use crate::app::EditorApp;
+use crate::viewport::{ViewRequest, ViewportBackend};
+use splatstitch_render::gpu::{GpuContext, GpuRenderer, GpuScene};
+use splatstitch_render::{RenderOptions, RenderScene};
+use std::sync::Arc;
+use std::time::Instant;
+use winit::application::ApplicationHandler;
+use winit::event::WindowEvent;
+use winit::event_loop::{ActiveEventLoop, ControlFlow, EventLoop};
+use winit::window::{Window, WindowId};
+
+#[derive(Debug, thiserror::Error)]
+pub enum WindowError {
+    #[error(
+        "no display available ({0}); the headless commands work without one: splatstitch stitch | render | convert | info (see --help)"
+    )]
+    NoDisplay(String),
+    #[error("the window could not start: {0}")]
+    Start(String),
+}
+
+/// The viewport on the GPU: a texture the rasterizer writes and egui samples.
+struct GpuViewport {
+    renderer: GpuRenderer,
+    scene: Option<(u64, GpuScene)>,
+    target: Option<(wgpu::Texture, wgpu::TextureView, egui::TextureId, [u32; 2])>,
+    drawn: Option<(u64, [u32; 2])>,
+}
+
+struct GpuFrame<'a> {
+    vp: &'a mut GpuViewport,
+    egui: &'a mut egui_wgpu::Renderer,
+}
+
+impl ViewportBackend for GpuFrame<'_> {
+    fn adapter(&self) -> String {
+        let ctx = self.vp.renderer.context();
+        if ctx.is_software() { format!("{} — software driver, slow", ctx.describe()) } else { ctx.describe() }
+    }
+
+    fn draw(&mut self, _ctx: &egui::Context, req: &ViewRequest) -> Result<egui::TextureId, String> {
+        let gpu = self.vp.renderer.context().clone();
+        let size = [req.camera.width, req.camera.height];
+        if self.vp.target.as_ref().is_none_or(|t| t.3 != size) {
+            let texture = gpu.device.create_texture(&wgpu::TextureDescriptor {
+                label: Some("viewport"),
+                size: wgpu::Extent3d { width: size[0], height: size[1], depth_or_array_layers: 1 },
+                mip_level_count: 1,
+                sample_count: 1,
+                dimension: wgpu::TextureDimension::D2,
+                format: wgpu::TextureFormat::Rgba8Unorm,
+                usage: wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::TEXTURE_BINDING,
+                view_formats: &[],
+            });
+            let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
+            let id = match &self.vp.target {
+                Some((_, _, id, _)) => {
+                    self.egui.update_egui_texture_from_wgpu_texture(&gpu.device, &view, wgpu::FilterMode::Linear, *id);
+                    *id
+                }
+                None => self.egui.register_native_texture(&gpu.device, &view, wgpu::FilterMode::Linear),
+            };
+            self.vp.target = Some((texture, view, id, size));
+            self.vp.drawn = None;
+        }
+        let (_, view, id, _) = self.vp.target.as_ref().expect("made above");
+        if self.vp.drawn == Some((req.version, size)) {
+            return Ok(*id);
+        }
+        if self.vp.scene.as_ref().is_none_or(|s| s.0 != req.scene_version) {
+            let scene = RenderScene { layers: req.layers.clone() };
+            self.vp.scene = Some((req.scene_version, GpuScene::upload(&gpu, &scene)));
+        }
+        let (_, scene) = self.vp.scene.as_ref().expect("uploaded above");
+        // Transforms and visibility can change without a new upload only through the scene
+        // version, which the app bumps for every edit.
+        let opts = RenderOptions { background: req.background, sh_degree: 3 };
+        self.vp.renderer.render_to_texture(scene, &req.camera, &opts, view).map_err(|e| e.to_string())?;
+        self.vp.drawn = Some((req.version, size));
+        Ok(*id)
+    }
+}
+
+struct Running {
+    window: Arc<Window>,
+    surface: wgpu::Surface<'static>,
+    config: wgpu::SurfaceConfiguration,
+    gpu: GpuContext,
+    egui_state: egui_winit::State,
+    egui_renderer: egui_wgpu::Renderer,
+    viewport: GpuViewport,
+}
+
+struct Shell {
+    app: EditorApp,
+    egui_ctx: egui::Context,
+    running: Option<Running>,
+    error: Option<WindowError>,
+    frames: u64,
+    /// Quit after this many frames (`SPLATSTITCH_EXIT_AFTER_FRAMES`, for scripted screenshots).
+    exit_after: Option<u64>,
+}
+
+impl Shell {
+    fn start(&mut self, el: &ActiveEventLoop) -> Result<Running, WindowError> {
+        let attrs = Window::default_attributes()
+            .with_title("splatstitch")
+            .with_inner_size(winit::dpi::LogicalSize::new(1280.0, 800.0));
+        let window = Arc::new(el.create_window(attrs).map_err(|e| WindowError::Start(e.to_string()))?);
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+            backends: wgpu::Backends::VULKAN | wgpu::Backends::METAL | wgpu::Backends::DX12,
+            ..wgpu::InstanceDescriptor::new_with_display_handle_from_env(Box::new(el.owned_display_handle()))
+        });
+        let surface = instance.create_surface(window.clone()).map_err(|e| WindowError::Start(e.to_string()))?;
+        let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
+            power_preference: wgpu::PowerPreference::HighPerformance,
+            compatible_surface: Some(&surface),
+            force_fallback_adapter: false,
+            apply_limit_buckets: false,
+        }))
+        .map_err(|e| WindowError::Start(format!("no GPU adapter for the window: {e}")))?;
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("splatstitch editor"),
+            required_features: GpuContext::wanted_features(&adapter),
+            required_limits: adapter.limits(),
+            memory_hints: wgpu::MemoryHints::MemoryUsage,
+            ..Default::default()
+        }))
+        .map_err(|e| WindowError::Start(e.to_string()))?;
+        let gpu = GpuContext::from_device(instance, adapter, Arc::new(device), Arc::new(queue));
+        let caps = surface.get_capabilities(&gpu.adapter);
+        // Splat colours are display values already: a non-sRGB surface shows them as rendered.
+        let format = caps.formats.iter().copied().find(|f| !f.is_srgb()).unwrap_or(caps.formats[0]);
+        let size = window.inner_size();
+        let config = wgpu::SurfaceConfiguration {
+            usage: wgpu::TextureUsages::RENDER_ATTACHMENT,
+            format,
+            width: size.width.max(1),
+            height: size.height.max(1),
+            present_mode: wgpu::PresentMode::AutoVsync,
+            desired_maximum_frame_latency: 2,
+            alpha_mode: caps.alpha_modes[0],
+            view_formats: vec![],
+            color_space: wgpu::SurfaceColorSpace::Auto,
+        };
+        surface.configure(&gpu.device, &config);
+        let egui_state = egui_winit::State::new(
+            self.egui_ctx.clone(),
+            egui::ViewportId::ROOT,
+            &window,
+            Some(window.scale_factor() as f32),
+            None,
+            Some(gpu.device.limits().max_texture_dimension_2d as usize),
+        );
+        let egui_renderer = egui_wgpu::Renderer::new(&gpu.device, format, egui_wgpu::RendererOptions::default());
+        tracing::info!("editor on {}", gpu.describe());
+        let viewport = GpuViewport { renderer: GpuRenderer::new(gpu.clone()), scene: None, target: None, drawn: None };
+        Ok(Running { window, surface, config, gpu, egui_state, egui_renderer, viewport })
+    }
+
+    fn paint(&mut self) {
+        let Some(r) = &mut self.running else { return };
+        let started = Instant::now();
+        let input = r.egui_state.take_egui_input(&r.window);
+        let mut frame = GpuFrame { vp: &mut r.viewport, egui: &mut r.egui_renderer };
+        let app = &mut self.app;
+        let mut out = self.egui_ctx.run_ui(input, |ui| app.ui(ui, &mut frame));
+        r.egui_state.handle_platform_output(&r.window, std::mem::take(&mut out.platform_output));
+        let tris = self.egui_ctx.tessellate(std::mem::take(&mut out.shapes), out.pixels_per_point);
+        for (id, deltas) in out.textures_delta.set.drain() {
+            for delta in deltas {
+                r.egui_renderer.update_texture(&r.gpu.device, &r.gpu.queue, id, &delta);
+            }
+        }
+        // Freed after painting; on a skipped frame nothing painted with them either.
+        let freed: Vec<egui::TextureId> = out.textures_delta.free.drain().collect();
+        let surface_tex = match r.surface.get_current_texture() {
+            wgpu::CurrentSurfaceTexture::Success(t) | wgpu::CurrentSurfaceTexture::Suboptimal(t) => t,
+            other => {
+                tracing::debug!("surface: {other:?}; reconfiguring");
+                r.surface.configure(&r.gpu.device, &r.config);
+                freed.iter().for_each(|id| r.egui_renderer.free_texture(id));
+                r.window.request_redraw();
+                return;
+            }
+        };
+        let view = surface_tex.texture.create_view(&wgpu::TextureViewDescriptor::default());
+        let screen = egui_wgpu::ScreenDescriptor {
+            size_in_pixels: [r.config.width, r.config.height],
+            pixels_per_point: out.pixels_per_point,
+        };
+        let mut enc = r.gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("egui") });
+        let extra = r.egui_renderer.update_buffers(&r.gpu.device, &r.gpu.queue, &mut enc, &tris, &screen);
+        {
+            let pass = enc.begin_render_pass(&wgpu::RenderPassDescriptor {
+                label: Some("egui"),
+                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                    view: &view,
+                    resolve_target: None,
+                    depth_slice: None,
+                    ops: wgpu::Operations {
+                        load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
+                        store: wgpu::StoreOp::Store,
+                    },
+                })],
+                depth_stencil_attachment: None,
+                timestamp_writes: None,
+                occlusion_query_set: None,
+                multiview_mask: None,
+            });
+            r.egui_renderer.render(&mut pass.forget_lifetime(), &tris, &screen);
+        }
+        r.gpu.queue.submit(extra.into_iter().chain([enc.finish()]));
+        r.window.pre_present_notify();
+        r.gpu.queue.present(surface_tex);
+        freed.iter().for_each(|id| r.egui_renderer.free_texture(id));
+        self.frames += 1;
+        if self.frames == 1 {
+            eprintln!("splatstitch: first frame drawn ({:.0} ms)", started.elapsed().as_secs_f64() * 1e3);
+        }
+        let repaint = out.viewport_output.get(&egui::ViewportId::ROOT).map(|v| v.repaint_delay);
+        if repaint.is_some_and(|d| d.is_zero()) || !self.app.is_idle() {
+            r.window.request_redraw();
+        }
+    }
+}
+
+impl ApplicationHandler for Shell {
+    fn resumed(&mut self, el: &ActiveEventLoop) {
+        if self.running.is_some() {
+            return;
+        }
+        match self.start(el) {
+            Ok(r) => {
+                r.window.request_redraw();
+                self.running = Some(r);
+            }
+            Err(e) => {
+                self.error = Some(e);
+                el.exit();
+            }
+        }
+    }
+
+    fn window_event(&mut self, el: &ActiveEventLoop, _id: WindowId, event: WindowEvent) {
+        let Some(r) = &mut self.running else { return };
+        let response = r.egui_state.on_window_event(&r.window, &event);
+        match event {
+            WindowEvent::CloseRequested => {
+                self.app.on_exit();
+                el.exit();
+                return;
+            }
+            WindowEvent::Resized(size) => {
+                r.config.width = size.width.max(1);
+                r.config.height = size.height.max(1);
+                r.surface.configure(&r.gpu.device, &r.config);
+            }
+            WindowEvent::DroppedFile(path) => self.app.add_files(vec![path]),
+            WindowEvent::RedrawRequested => {
+                self.paint();
+                if self.exit_after.is_some_and(|n| self.frames >= n) {
+                    self.app.on_exit();
+                    el.exit();
+                }
+                return;
+            }
+            _ => {}
+        }
+        if response.repaint {
+            r.window.request_redraw();
+        }
+    }
+
+    fn about_to_wait(&mut self, el: &ActiveEventLoop) {
+        // Autosave, loaders and animations need a tick now and then even without input.
+        el.set_control_flow(ControlFlow::WaitUntil(Instant::now() + std::time::Duration::from_millis(500)));
+        if let Some(r) = &self.running
+            && (!self.app.is_idle() || self.exit_after.is_some())
+        {
+            r.window.request_redraw();
+        }
+    }
+}
+
+/// Runs the editor until its window closes. Must be called on the main thread.
+pub fn run(app: EditorApp) -> Result<(), WindowError> {
+    let event_loop = EventLoop::new().map_err(|e| WindowError::NoDisplay(e.to_string()))?;
+    let mut shell = Shell {
+        app,
+        egui_ctx: egui::Context::default(),
+        running: None,
+        error: None,
+        frames: 0,
+        exit_after: std::env::var("SPLATSTITCH_EXIT_AFTER_FRAMES").ok().and_then(|v| v.parse().ok()),
+    };
+    event_loop.run_app(&mut shell).map_err(|e| WindowError::Start(e.to_string()))?;
+    match shell.error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}

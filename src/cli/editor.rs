@@ -1,0 +1,44 @@
+//! `splatstitch` (no command) and `splatstitch open`: the desktop editor.
+
+use anyhow::Context;
+use clap::Args;
+use splatstitch_editor::autosave::{Autosave, recovery_path};
+use splatstitch_editor::window::WindowError;
+use splatstitch_editor::{Document, EditorApp};
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+#[command(after_help = "Without files the editor opens the bundled demo (assets/demo.toml). Mouse: left-drag \
+orbits, right/middle-drag or Shift+left pans, wheel zooms; W/A/S/D/Q/E fly, F focuses the selected layer, \
+Home resets the view; G/R/T pick move/rotate/scale for the gizmo; Ctrl+Z / Ctrl+Shift+Z undo and redo; \
+Ctrl+S saves the job. The session is autosaved every minute and offered back after a crash.")]
+pub struct OpenArgs {
+    /// Captures (.ply, .compressed.ply, .splat, .spz) to add as layers, or one job file (.toml).
+    pub files: Vec<PathBuf>,
+}
+
+/// The bundled demo job: next to the working directory's assets, or the source tree's.
+fn demo_job() -> Option<PathBuf> {
+    [PathBuf::from("assets/demo.toml"), PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/demo.toml")]
+        .into_iter()
+        .find(|p| p.is_file())
+}
+
+fn has_display() -> bool {
+    !cfg!(target_os = "linux") || ["DISPLAY", "WAYLAND_DISPLAY"].iter().any(|v| std::env::var_os(v).is_some())
+}
+
+pub fn run(a: OpenArgs) -> anyhow::Result<()> {
+    if !has_display() {
+        return Err(WindowError::NoDisplay("neither DISPLAY nor WAYLAND_DISPLAY is set".into()).into());
+    }
+    for f in &a.files {
+        if !f.exists() {
+            anyhow::bail!("{}: no such file", f.display());
+        }
+    }
+    let mut app = EditorApp::new(Document::default(), Some(Autosave::new(recovery_path())));
+    let files = if a.files.is_empty() { demo_job().into_iter().collect() } else { a.files };
+    app.add_files(files);
+    splatstitch_editor::window::run(app).context("editor")
+}

@@ -611,14 +611,18 @@ impl EditorApp {
                         self.selected = Some(i);
                     }
                     let mut role = l.role;
-                    egui::ComboBox::from_id_salt(("role", i)).width(70.0).selected_text(role_name(role)).show_ui(
-                        ui,
-                        |ui| {
+                    let combo = egui::ComboBox::from_id_salt(("role", i))
+                        .width(70.0)
+                        .selected_text(role_name(role))
+                        .show_ui(ui, |ui| {
                             for r in [Role::Source, Role::Target, Role::Fixed] {
                                 ui.selectable_value(&mut role, r, role_name(r));
                             }
-                        },
-                    );
+                        });
+                    let name = format!("role of {}", l.name);
+                    combo.response.widget_info(|| {
+                        egui::WidgetInfo::labeled(egui::Role::ComboBox, true, name.clone())
+                    });
                     if role != l.role {
                         role_change = Some((i, role));
                     }
@@ -670,7 +674,7 @@ impl EditorApp {
                     ui.label(*l);
                 }
                 for l in &undone {
-                    ui.weak(format!("↶ {l}"));
+                    ui.weak(format!("(undone) {l}"));
                 }
             });
         });
@@ -755,7 +759,7 @@ impl EditorApp {
                 ui.painter().text(
                     rect.center(),
                     egui::Align2::CENTER_CENTER,
-                    "Drop captures or a job here, or use File ▸ Open",
+                    "Drop captures or a job here, or use File > Open",
                     egui::FontId::proportional(16.0),
                     egui::Color32::GRAY,
                 );

@@ -75,7 +75,7 @@ impl Edit {
         let name = |i: &usize| doc.layers.get(*i).map_or("?".to_string(), |l| l.name.clone());
         match self {
             Edit::Transform { layer, .. } => format!("transform {}", name(layer)),
-            Edit::Rename { before, after, .. } => format!("rename {before} → {after}"),
+            Edit::Rename { before, after, .. } => format!("rename {before} to {after}"),
             Edit::Role { layer, after, .. } => format!("{} is {}", name(layer), role_name(*after)),
             Edit::Visible { layer, after } => format!("{} {}", if *after { "show" } else { "hide" }, name(layer)),
             Edit::Add { layer, .. } => format!("add {}", layer.name),

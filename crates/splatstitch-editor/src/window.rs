@@ -100,6 +100,7 @@ struct Shell {
     running: Option<Running>,
     error: Option<WindowError>,
     frames: u64,
+    announced: bool,
     /// Quit after this many frames (`SPLATSTITCH_EXIT_AFTER_FRAMES`, for scripted screenshots).
     exit_after: Option<u64>,
 }
@@ -219,7 +220,12 @@ impl Shell {
         freed.iter().for_each(|id| r.egui_renderer.free_texture(id));
         self.frames += 1;
         if self.frames == 1 {
-            eprintln!("splatstitch: first frame drawn ({:.0} ms)", started.elapsed().as_secs_f64() * 1e3);
+            tracing::info!("first frame drawn ({:.0} ms)", started.elapsed().as_secs_f64() * 1e3);
+        }
+        if !self.announced && let Some(t) = self.app.first_frame {
+            // Scripts (the screenshot test) wait for this line.
+            eprintln!("splatstitch: splats drawn {t:.2} s after start");
+            self.announced = true;
         }
         let repaint = out.viewport_output.get(&egui::ViewportId::ROOT).map(|v| v.repaint_delay);
         if repaint.is_some_and(|d| d.is_zero()) || !self.app.is_idle() {
@@ -295,6 +301,7 @@ pub fn run(app: EditorApp) -> Result<(), WindowError> {
         running: None,
         error: None,
         frames: 0,
+        announced: false,
         exit_after: std::env::var("SPLATSTITCH_EXIT_AFTER_FRAMES").ok().and_then(|v| v.parse().ok()),
     };
     event_loop.run_app(&mut shell).map_err(|e| WindowError::Start(e.to_string()))?;

@@ -1,0 +1,161 @@
+//! The editor's UI driven through egui_kittest (accessibility tree, simulated input), with the
+//! CPU renderer behind the viewport: open the demo, transform a layer by typing, undo and redo
+//! from the keyboard, save, reopen, export, and recover an autosaved session.
+
+use egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use splatstitch_core::formats::{self, LoadOptions};
+use splatstitch_editor::autosave::Autosave;
+use splatstitch_editor::viewport::CpuViewport;
+use splatstitch_editor::{Document, EditorApp};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+struct State {
+    app: EditorApp,
+    viewport: CpuViewport,
+}
+
+fn demo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../assets/demo.toml")
+}
+
+fn harness(app: EditorApp) -> Harness<'static, State> {
+    Harness::builder()
+        .with_size([1100.0, 700.0])
+        .build_ui_state(|ui, s: &mut State| s.app.ui(ui, &mut s.viewport), State { app, viewport: CpuViewport::default() })
+}
+
+/// Steps until background loading is done.
+fn wait_idle(h: &mut Harness<'static, State>) {
+    let start = Instant::now();
+    loop {
+        h.step();
+        if h.state().app.is_idle() {
+            h.run_steps(3);
+            return;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "loading did not finish");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn open(path: &Path, autosave: Option<Autosave>) -> Harness<'static, State> {
+    let mut app = EditorApp::new(Document::default(), autosave);
+    app.add_files(vec![path.to_path_buf()]);
+    let mut h = harness(app);
+    wait_idle(&mut h);
+    h
+}
+
+/// Types `text` into the text field labelled `label` and commits it with Enter.
+fn type_into(h: &mut Harness<'static, State>, label: &str, text: &str) {
+    h.get_by_role_and_label(Role::TextInput, label).click();
+    h.run_steps(2);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.get_by_role_and_label(Role::TextInput, label).type_text(text);
+    h.run_steps(1);
+    h.key_press(egui::Key::Enter);
+    h.run_steps(3);
+}
+
+#[test]
+fn demo_opens_with_its_layers_and_draws() {
+    let h = open(&demo(), None);
+    let app = &h.state().app;
+    assert_eq!(app.doc.layers.len(), 2);
+    assert!(app.first_frame.is_some(), "the viewport drew a frame");
+    h.get_by_label("flowers");
+    h.get_by_label("fruit");
+    h.get_by_label_contains("31616 Gaussians");
+}
+
+#[test]
+fn transform_by_typing_then_undo_redo_from_the_keyboard() {
+    let mut h = open(&demo(), None);
+    h.get_by_label("fruit").click();
+    h.run_steps(2);
+    assert_eq!(h.state().app.selected, Some(1));
+    type_into(&mut h, "translate x", "0.5");
+    assert_eq!(h.state().app.doc.layers[1].transform.translate[0], 0.5);
+    type_into(&mut h, "scale", "2");
+    assert_eq!(h.state().app.doc.layers[1].transform.scale, 2.0);
+    // A bad number is refused and said so; nothing changes.
+    type_into(&mut h, "scale", "-1");
+    assert_eq!(h.state().app.doc.layers[1].transform.scale, 2.0);
+    assert!(h.state().app.status.contains("not a valid number"), "{}", h.state().app.status);
+
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    h.run_steps(2);
+    assert_eq!(h.state().app.doc.layers[1].transform.scale, 1.0);
+    assert_eq!(h.state().app.doc.layers[1].transform.translate[0], 0.5);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    h.run_steps(2);
+    assert_eq!(h.state().app.doc.layers[1].transform.translate[0], -0.29);
+    h.key_press_modifiers(egui::Modifiers::COMMAND | egui::Modifiers::SHIFT, egui::Key::Z);
+    h.run_steps(2);
+    assert_eq!(h.state().app.doc.layers[1].transform.translate[0], 0.5);
+    h.get_by_label("(undone) transform fruit");
+}
+
+#[test]
+fn save_reopen_and_export_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = open(&demo(), None);
+    h.get_by_label("fruit").click();
+    h.run_steps(2);
+    type_into(&mut h, "rotate z", "30");
+    type_into(&mut h, "name", "fruit bowl");
+    assert_eq!(h.state().app.doc.layers[1].name, "fruit bowl");
+
+    let job = dir.path().join("scene.toml");
+    assert!(h.state_mut().app.save_job(Some(job.clone())));
+    assert!(!h.state().app.has_unsaved_changes());
+    // The saved job is a valid headless job.
+    splatstitch_stitch::Job::load(&job).unwrap();
+
+    let h2 = open(&job, None);
+    let a = h.state().app.doc.clone();
+    let b = &h2.state().app.doc;
+    assert_eq!(b.layers.len(), 2);
+    assert_eq!(b.layers[1].name, "fruit bowl");
+    assert_eq!(b.layers[1].transform, a.layers[1].transform);
+    assert_eq!(b.blend, a.blend);
+
+    let out = dir.path().join("composite.ply");
+    assert!(h.state_mut().app.export(&out));
+    let cloud = formats::load(&out, &LoadOptions::default()).unwrap().cloud;
+    assert_eq!(cloud.len(), 26895 + 4721);
+    let mut fruit = (*a.layers[1].cloud).clone();
+    a.layers[1].transform.similarity().bake(&mut fruit);
+    assert_eq!(cloud.positions[26895..], fruit.positions[..], "export holds the baked transform");
+    // Never over an input capture.
+    let input = a.layers[0].file.clone();
+    assert!(!h.state_mut().app.export(&input));
+    assert!(h.state().app.error.as_ref().unwrap().contains("input capture"));
+}
+
+#[test]
+fn autosave_is_offered_back_after_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let recovery = dir.path().join("recovery.toml");
+    let mut h = open(&demo(), Some(Autosave::new(recovery.clone())));
+    h.get_by_label("fruit").click();
+    h.run_steps(2);
+    type_into(&mut h, "translate y", "0.25");
+    assert_eq!(h.state_mut().app.autosave_now(), Ok(true));
+    assert!(recovery.is_file());
+    drop(h); // a crash: no on_exit, the recovery file stays
+
+    let mut h = harness(EditorApp::new(Document::default(), Some(Autosave::new(recovery.clone()))));
+    h.run_steps(2);
+    h.get_by_label("Recover").click();
+    wait_idle(&mut h);
+    let app = &h.state().app;
+    assert_eq!(app.doc.layers.len(), 2);
+    assert_eq!(app.doc.layers[1].transform.translate[1], 0.25);
+    assert!(app.doc.path.is_none(), "a recovered session is saved under a new name");
+    h.state_mut().app.on_exit();
+    assert!(!recovery.exists(), "a clean exit removes the recovery file");
+}

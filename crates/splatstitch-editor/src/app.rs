@@ -134,6 +134,11 @@ impl EditorApp {
         self.view_version += 1;
     }
 
+    /// Redraw the viewport (benchmarks animate the camera from outside).
+    pub fn mark_view_changed(&mut self) {
+        self.changed();
+    }
+
     /// The scene changed: upload again and redraw.
     fn doc_changed(&mut self) {
         self.doc_version += 1;
@@ -620,9 +625,7 @@ impl EditorApp {
                             }
                         });
                     let name = format!("role of {}", l.name);
-                    combo.response.widget_info(|| {
-                        egui::WidgetInfo::labeled(egui::Role::ComboBox, true, name.clone())
-                    });
+                    combo.response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::ComboBox, true, name.clone()));
                     if role != l.role {
                         role_change = Some((i, role));
                     }

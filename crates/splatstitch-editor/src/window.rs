@@ -103,6 +103,9 @@ struct Shell {
     announced: bool,
     /// Quit after this many frames (`SPLATSTITCH_EXIT_AFTER_FRAMES`, for scripted screenshots).
     exit_after: Option<u64>,
+    /// `SPLATSTITCH_BENCH_ORBIT=N`: once splats are drawn, orbit for N frames, waiting for the
+    /// GPU each frame, then print the frame times and quit (docs/BENCHMARKS.md).
+    bench: Option<(u64, Vec<f64>)>,
 }
 
 impl Shell {
@@ -217,12 +220,40 @@ impl Shell {
         r.gpu.queue.submit(extra.into_iter().chain([enc.finish()]));
         r.window.pre_present_notify();
         r.gpu.queue.present(surface_tex);
+        if let Some((n, times)) = &mut self.bench
+            && self.app.first_frame.is_some()
+        {
+            let _ = r.gpu.device.poll(wgpu::PollType::wait_indefinitely());
+            times.push(started.elapsed().as_secs_f64() * 1e3);
+            self.app.camera.yaw += 0.02;
+            self.app.mark_view_changed();
+            if times.len() as u64 >= *n {
+                let mut t = times.clone();
+                t.sort_by(f64::total_cmp);
+                let size = r.window.inner_size();
+                eprintln!(
+                    "splatstitch bench: {} frames at {}x{}, {} Gaussians: median {:.1} ms, p90 {:.1} ms ({:.1} fps) on {}",
+                    t.len(),
+                    size.width,
+                    size.height,
+                    self.app.doc.gaussian_count(),
+                    t[t.len() / 2],
+                    t[t.len() * 9 / 10],
+                    1e3 / t[t.len() / 2],
+                    r.gpu.describe()
+                );
+                self.exit_after = Some(0);
+            }
+            r.window.request_redraw();
+        }
         freed.iter().for_each(|id| r.egui_renderer.free_texture(id));
         self.frames += 1;
         if self.frames == 1 {
             tracing::info!("first frame drawn ({:.0} ms)", started.elapsed().as_secs_f64() * 1e3);
         }
-        if !self.announced && let Some(t) = self.app.first_frame {
+        if !self.announced
+            && let Some(t) = self.app.first_frame
+        {
             // Scripts (the screenshot test) wait for this line.
             eprintln!("splatstitch: splats drawn {t:.2} s after start");
             self.announced = true;
@@ -303,6 +334,7 @@ pub fn run(app: EditorApp) -> Result<(), WindowError> {
         frames: 0,
         announced: false,
         exit_after: std::env::var("SPLATSTITCH_EXIT_AFTER_FRAMES").ok().and_then(|v| v.parse().ok()),
+        bench: std::env::var("SPLATSTITCH_BENCH_ORBIT").ok().and_then(|v| v.parse().ok()).map(|n| (n, Vec::new())),
     };
     event_loop.run_app(&mut shell).map_err(|e| WindowError::Start(e.to_string()))?;
     match shell.error {

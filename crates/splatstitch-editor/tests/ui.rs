@@ -22,9 +22,10 @@ fn demo() -> PathBuf {
 }
 
 fn harness(app: EditorApp) -> Harness<'static, State> {
-    Harness::builder()
-        .with_size([1100.0, 700.0])
-        .build_ui_state(|ui, s: &mut State| s.app.ui(ui, &mut s.viewport), State { app, viewport: CpuViewport::default() })
+    Harness::builder().with_size([1100.0, 700.0]).build_ui_state(
+        |ui, s: &mut State| s.app.ui(ui, &mut s.viewport),
+        State { app, viewport: CpuViewport::default() },
+    )
 }
 
 /// Steps until background loading is done.

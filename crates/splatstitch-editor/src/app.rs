@@ -83,6 +83,8 @@ pub struct EditorApp {
     transform_text: TransformText,
     rename_text: (Option<usize>, String),
     pub frame_ms: f32,
+    /// The viewport's size in pixels at the last frame.
+    pub viewport_size: [u32; 2],
     /// Seconds from start to the first frame with splats, once known.
     pub first_frame: Option<f64>,
     started: Instant,
@@ -112,6 +114,7 @@ impl EditorApp {
             transform_text: TransformText::default(),
             rename_text: (None, String::new()),
             frame_ms: 0.0,
+            viewport_size: [0, 0],
             first_frame: None,
             started: Instant::now(),
             background: [0.12, 0.12, 0.13],
@@ -756,6 +759,7 @@ impl EditorApp {
             let ppp = ctx.pixels_per_point();
             let w = (rect.width() * ppp).clamp(1.0, MAX_VIEWPORT) as u32;
             let h = (rect.height() * ppp).clamp(1.0, MAX_VIEWPORT) as u32;
+            self.viewport_size = [w, h];
             let Some(camera) = self.camera.to_camera(w, h) else { return };
             if self.doc.layers.is_empty() {
                 ui.painter().rect_filled(rect, 0.0, egui::Color32::from_gray(30));

@@ -2,7 +2,7 @@
 //! and the splat renderer on the *same* wgpu device (and later the optimizer: one device).
 
 use crate::app::EditorApp;
-use crate::viewport::{ViewRequest, ViewportBackend};
+use crate::viewport::{CpuViewport, ViewRequest, ViewportBackend};
 use splatstitch_render::gpu::{GpuContext, GpuRenderer, GpuScene};
 use splatstitch_render::{RenderOptions, RenderScene};
 use std::sync::Arc;
@@ -84,6 +84,27 @@ impl ViewportBackend for GpuFrame<'_> {
     }
 }
 
+/// Which renderer draws the viewport. On a software adapter (lavapipe) the CPU twin is 3–9×
+/// faster than the GPU rasterizer emulated on the same cores (docs/BENCHMARKS.md), so the
+/// viewport uses it there; `SPLATSTITCH_VIEWPORT=gpu|cpu` overrides.
+enum Viewport {
+    Gpu(Box<GpuViewport>),
+    Cpu(CpuViewport, String),
+}
+
+/// The CPU viewport named after the adapter it stands in for.
+struct CpuFrame<'a>(&'a mut CpuViewport, &'a str);
+
+impl ViewportBackend for CpuFrame<'_> {
+    fn adapter(&self) -> String {
+        format!("CPU renderer (the GPU, {}, is a software driver)", self.1)
+    }
+
+    fn draw(&mut self, ctx: &egui::Context, req: &ViewRequest) -> Result<egui::TextureId, String> {
+        self.0.draw(ctx, req)
+    }
+}
+
 struct Running {
     window: Arc<Window>,
     surface: wgpu::Surface<'static>,
@@ -91,7 +112,7 @@ struct Running {
     gpu: GpuContext,
     egui_state: egui_winit::State,
     egui_renderer: egui_wgpu::Renderer,
-    viewport: GpuViewport,
+    viewport: Viewport,
 }
 
 struct Shell {
@@ -110,9 +131,13 @@ struct Shell {
 
 impl Shell {
     fn start(&mut self, el: &ActiveEventLoop) -> Result<Running, WindowError> {
-        let attrs = Window::default_attributes()
-            .with_title("splatstitch")
-            .with_inner_size(winit::dpi::LogicalSize::new(1280.0, 800.0));
+        // `SPLATSTITCH_WINDOW_SIZE=WxH` (benchmarks: a 1280×720 viewport needs ~1790×775).
+        let (w, h) = std::env::var("SPLATSTITCH_WINDOW_SIZE")
+            .ok()
+            .and_then(|v| v.split_once('x').and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?))))
+            .unwrap_or((1280.0, 800.0));
+        let attrs =
+            Window::default_attributes().with_title("splatstitch").with_inner_size(winit::dpi::LogicalSize::new(w, h));
         let window = Arc::new(el.create_window(attrs).map_err(|e| WindowError::Start(e.to_string()))?);
         let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
             backends: wgpu::Backends::VULKAN | wgpu::Backends::METAL | wgpu::Backends::DX12,
@@ -161,7 +186,21 @@ impl Shell {
         );
         let egui_renderer = egui_wgpu::Renderer::new(&gpu.device, format, egui_wgpu::RendererOptions::default());
         tracing::info!("editor on {}", gpu.describe());
-        let viewport = GpuViewport { renderer: GpuRenderer::new(gpu.clone()), scene: None, target: None, drawn: None };
+        let use_cpu = match std::env::var("SPLATSTITCH_VIEWPORT").as_deref() {
+            Ok("cpu") => true,
+            Ok("gpu") => false,
+            _ => gpu.is_software(),
+        };
+        let viewport = if use_cpu {
+            Viewport::Cpu(CpuViewport::default(), gpu.info.name.clone())
+        } else {
+            Viewport::Gpu(Box::new(GpuViewport {
+                renderer: GpuRenderer::new(gpu.clone()),
+                scene: None,
+                target: None,
+                drawn: None,
+            }))
+        };
         Ok(Running { window, surface, config, gpu, egui_state, egui_renderer, viewport })
     }
 
@@ -169,9 +208,17 @@ impl Shell {
         let Some(r) = &mut self.running else { return };
         let started = Instant::now();
         let input = r.egui_state.take_egui_input(&r.window);
-        let mut frame = GpuFrame { vp: &mut r.viewport, egui: &mut r.egui_renderer };
         let app = &mut self.app;
-        let mut out = self.egui_ctx.run_ui(input, |ui| app.ui(ui, &mut frame));
+        let mut out = match &mut r.viewport {
+            Viewport::Gpu(vp) => {
+                let mut frame = GpuFrame { vp, egui: &mut r.egui_renderer };
+                self.egui_ctx.run_ui(input, |ui| app.ui(ui, &mut frame))
+            }
+            Viewport::Cpu(vp, name) => {
+                let mut frame = CpuFrame(vp, name);
+                self.egui_ctx.run_ui(input, |ui| app.ui(ui, &mut frame))
+            }
+        };
         r.egui_state.handle_platform_output(&r.window, std::mem::take(&mut out.platform_output));
         let tris = self.egui_ctx.tessellate(std::mem::take(&mut out.shapes), out.pixels_per_point);
         for (id, deltas) in out.textures_delta.set.drain() {
@@ -230,17 +277,20 @@ impl Shell {
             if times.len() as u64 >= *n {
                 let mut t = times.clone();
                 t.sort_by(f64::total_cmp);
-                let size = r.window.inner_size();
+                let size = self.app.viewport_size;
                 eprintln!(
-                    "splatstitch bench: {} frames at {}x{}, {} Gaussians: median {:.1} ms, p90 {:.1} ms ({:.1} fps) on {}",
+                    "splatstitch bench: {} frames, viewport {}x{}, {} Gaussians: median {:.1} ms, p90 {:.1} ms ({:.1} fps) on {}",
                     t.len(),
-                    size.width,
-                    size.height,
+                    size[0],
+                    size[1],
                     self.app.doc.gaussian_count(),
                     t[t.len() / 2],
                     t[t.len() * 9 / 10],
                     1e3 / t[t.len() / 2],
-                    r.gpu.describe()
+                    match r.viewport {
+                        Viewport::Gpu(_) => format!("the GPU rasterizer on {}", r.gpu.describe()),
+                        Viewport::Cpu(..) => format!("the CPU twin (window on {})", r.gpu.describe()),
+                    }
                 );
                 self.exit_after = Some(0);
             }

@@ -205,6 +205,12 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
     let blend = &job.spec.blend;
     let device = match blend.method {
         Method::None => None,
+        // The baseline's field gathers need autodiff's scatter-add, which burn-wgpu does
+        // serially and wrongly past 65,535 rows (see segment.rs): it runs on the CPU.
+        Method::Poisson if opts.backend != BackendChoice::Cpu => Some(backend::OptimizerDevice {
+            reason: "the poisson baseline runs on burn's CPU backend (burn-wgpu's scatter-add is serial)".into(),
+            ..backend::cpu()
+        }),
         _ => {
             let d = backend::select(opts.backend, opts.gpu.as_ref())?;
             tracing::info!(

@@ -8,6 +8,7 @@ pub mod camera;
 pub mod document;
 pub mod gizmo;
 pub mod history;
+pub mod selection;
 pub mod viewport;
 pub mod window;
 

@@ -4,6 +4,7 @@
 mod formats;
 mod recolor;
 mod render;
+mod selection;
 
 use clap::{Args, ValueEnum};
 use splatstitch_core::GaussianCloud;
@@ -18,6 +19,8 @@ pub enum Suite {
     Render,
     /// Recolor recovery: a tinted half of a capture blended back against the untinted truth.
     Recolor,
+    /// Editor selection tools (1M Gaussians), connected region and the seam search (200k).
+    Selection,
 }
 
 #[derive(Args, Debug)]
@@ -74,6 +77,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         Suite::Formats => formats::run(&a),
         Suite::Render => render::run(&a),
         Suite::Recolor => recolor::run_bench(&a),
+        Suite::Selection => selection::run(&a),
     }
 }
 

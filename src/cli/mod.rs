@@ -48,7 +48,7 @@ pub enum Command {
     Stitch(stitch::StitchArgs),
     /// Compute seam error, detail and palette distance for a before/after pair of composites.
     Eval(stitch::EvalArgs),
-    /// Measure load/write throughput and compare with @playcanvas/splat-transform.
+    /// Benchmarks: formats (vs splat-transform), render, recolor (blend quality), selection.
     Bench(bench::BenchArgs),
 }
 

@@ -188,7 +188,9 @@ impl EditorApp {
         if paths.is_empty() {
             return;
         }
+        let bytes: u64 = paths.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
         let what = if paths.len() == 1 { paths[0].display().to_string() } else { format!("{} files", paths.len()) };
+        let what = format!("{what}, {:.1} MB", bytes as f64 / 1e6);
         self.start_loading(what, move || {
             paths
                 .into_iter()

@@ -9,7 +9,7 @@ use crate::gizmo::{GizmoKind, LayerGizmo};
 use crate::history::{Edit, History, role_name};
 use crate::viewport::{ViewRequest, ViewportBackend};
 use glam::Vec3;
-use splatstitch_core::{GaussianCloud, Role};
+use splatstitch_core::{GaussianCloud, LayerFlags, Role};
 use splatstitch_render::RenderLayer;
 use splatstitch_stitch::job::TransformSpec;
 use std::path::{Path, PathBuf};
@@ -62,8 +62,18 @@ fn with_field(t: &TransformSpec, i: usize, v: f32) -> TransformSpec {
     t
 }
 
+/// What a left-drag in the viewport does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tool {
+    #[default]
+    Orbit,
+    /// Select the selected layer's Gaussians whose centres fall in a screen rectangle.
+    Rectangle,
+}
+
 pub struct EditorApp {
     pub doc: Document,
+    pub tool: Tool,
     pub history: History,
     pub camera: OrbitCamera,
     pub selected: Option<usize>,
@@ -73,6 +83,10 @@ pub struct EditorApp {
     gizmo: LayerGizmo,
     /// Transform of the selected layer when a gizmo drag started.
     drag_start: Option<(usize, TransformSpec)>,
+    /// Where a rectangle selection drag started (screen points).
+    rect_drag: Option<egui::Pos2>,
+    /// A finished rectangle (screen points) and its mode, applied when the camera is known.
+    pending_rect: Option<(egui::Rect, crate::selection::Mode)>,
     view_version: u64,
     doc_version: u64,
     saved_version: u64,
@@ -85,6 +99,8 @@ pub struct EditorApp {
     pub frame_ms: f32,
     /// The viewport's size in pixels at the last frame.
     pub viewport_size: [u32; 2],
+    /// The viewport's rectangle in screen points at the last frame.
+    pub viewport_rect: egui::Rect,
     /// Seconds from start to the first frame with splats, once known.
     pub first_frame: Option<f64>,
     started: Instant,
@@ -96,6 +112,9 @@ impl EditorApp {
         let recovery_offer = autosave.as_ref().and_then(|a| a.pending());
         let mut app = EditorApp {
             doc,
+            tool: Tool::Orbit,
+            rect_drag: None,
+            pending_rect: None,
             history: History::default(),
             camera: OrbitCamera::default(),
             selected: None,
@@ -115,6 +134,7 @@ impl EditorApp {
             rename_text: (None, String::new()),
             frame_ms: 0.0,
             viewport_size: [0, 0],
+            viewport_rect: egui::Rect::NOTHING,
             first_frame: None,
             started: Instant::now(),
             background: [0.12, 0.12, 0.13],
@@ -218,15 +238,12 @@ impl EditorApp {
                 let mut doc = self.doc.clone();
                 for (path, cloud) in captures {
                     let stem = path.file_name().and_then(|s| s.to_str()).unwrap_or("layer");
-                    let layer = DocLayer {
-                        name: unique_name(&doc.layers, stem.split('.').next().unwrap_or(stem)),
-                        file: std::path::absolute(&path).unwrap_or(path),
-                        role: default_role(&doc.layers),
-                        crop: None,
-                        transform: TransformSpec::default(),
-                        visible: true,
-                        cloud: Arc::new(cloud),
-                    };
+                    let layer = DocLayer::new(
+                        unique_name(&doc.layers, stem.split('.').next().unwrap_or(stem)),
+                        std::path::absolute(&path).unwrap_or(path),
+                        default_role(&doc.layers),
+                        cloud,
+                    );
                     let edit = Edit::Add { index: doc.layers.len(), layer: Box::new(layer) };
                     edit.apply(&mut doc);
                     edits.push(edit);
@@ -372,6 +389,70 @@ impl EditorApp {
         self.apply(Edit::Remove { index: layer, layer: Box::new(l) });
     }
 
+    /// Replaces the selected layer's flags through `f` as one undoable edit.
+    pub fn change_flags(&mut self, label: &str, f: impl Fn(usize, LayerFlags) -> LayerFlags) {
+        let Some(i) = self.selected.filter(|&i| i < self.doc.layers.len()) else { return };
+        let before = self.doc.layers[i].flags.clone();
+        let after: Vec<LayerFlags> = before.iter().enumerate().map(|(g, fl)| f(g, *fl)).collect();
+        if after != *before {
+            self.apply(Edit::Flags { layer: i, label: label.into(), before, after: Arc::new(after) });
+        }
+    }
+
+    /// Selects by a per-Gaussian hit list with a combine mode; hidden and deleted never join.
+    pub fn select_hits(&mut self, hits: &[bool], mode: crate::selection::Mode) {
+        use crate::selection::Mode;
+        self.change_flags("select", |g, fl| {
+            let live = !fl.has(LayerFlags::HIDDEN) && !fl.has(LayerFlags::DELETED);
+            let was = fl.has(LayerFlags::SELECTED);
+            let h = hits.get(g).copied().unwrap_or(false) && live;
+            let now = match mode {
+                Mode::Replace => h,
+                Mode::Add => was || h,
+                Mode::Subtract => was && !h,
+                Mode::Intersect => was && h,
+            };
+            let mut out = fl;
+            out.set(LayerFlags::SELECTED, now);
+            out
+        });
+    }
+
+    pub fn select_all(&mut self, on: bool) {
+        self.select_hits(&vec![on; self.selected_layer_len()], crate::selection::Mode::Replace);
+    }
+
+    pub fn invert_selection(&mut self) {
+        let Some(l) = self.selected.and_then(|i| self.doc.layers.get(i)) else { return };
+        let hits: Vec<bool> = l.flags.iter().map(|f| !f.has(LayerFlags::SELECTED)).collect();
+        self.select_hits(&hits, crate::selection::Mode::Replace);
+    }
+
+    /// Hides (or deletes) the selected Gaussians, deselecting them.
+    pub fn hide_selected(&mut self, bit: u8) {
+        let label = if bit == LayerFlags::DELETED { "delete selected" } else { "hide selected" };
+        self.change_flags(label, |_, fl| {
+            let mut out = fl;
+            if fl.has(LayerFlags::SELECTED) {
+                out.set(bit, true);
+                out.set(LayerFlags::SELECTED, false);
+            }
+            out
+        });
+    }
+
+    pub fn unhide_all(&mut self) {
+        self.change_flags("unhide all", |_, fl| {
+            let mut out = fl;
+            out.set(LayerFlags::HIDDEN, false);
+            out
+        });
+    }
+
+    fn selected_layer_len(&self) -> usize {
+        self.selected.and_then(|i| self.doc.layers.get(i)).map_or(0, |l| l.len())
+    }
+
     /// World-space bounds of a layer (or all visible layers).
     fn bounds(&self, layer: Option<usize>) -> Option<(Vec3, Vec3)> {
         let (mut lo, mut hi) = (Vec3::splat(f32::MAX), Vec3::splat(f32::MIN));
@@ -483,6 +564,12 @@ impl EditorApp {
             }
             if i.key_pressed(Key::T) {
                 self.gizmo.kind = GizmoKind::Scale;
+            }
+            if i.key_pressed(Key::B) {
+                self.tool = if self.tool == Tool::Rectangle { Tool::Orbit } else { Tool::Rectangle };
+            }
+            if i.key_pressed(Key::Delete) {
+                self.hide_selected(LayerFlags::DELETED);
             }
         });
     }
@@ -668,6 +755,8 @@ impl EditorApp {
                         ui.selectable_value(&mut self.gizmo.kind, k, k.label());
                     }
                 });
+                ui.separator();
+                self.selection_section(ui, i);
             } else {
                 ui.weak("Select a layer to edit it.");
             }
@@ -685,6 +774,45 @@ impl EditorApp {
                     ui.weak(format!("(undone) {l}"));
                 }
             });
+        });
+    }
+
+    fn selection_section(&mut self, ui: &mut egui::Ui, i: usize) {
+        let l = &self.doc.layers[i];
+        let (sel, hidden, deleted) =
+            (l.count(LayerFlags::SELECTED), l.count(LayerFlags::HIDDEN), l.count(LayerFlags::DELETED));
+        ui.label(format!("{sel} selected, {hidden} hidden, {deleted} deleted"));
+        ui.horizontal(|ui| {
+            let mut rect = self.tool == Tool::Rectangle;
+            if ui
+                .toggle_value(&mut rect, "Rectangle select (B)")
+                .on_hover_text("Drag in the viewport. Shift adds, Ctrl subtracts, Shift+Ctrl intersects.")
+                .changed()
+            {
+                self.tool = if rect { Tool::Rectangle } else { Tool::Orbit };
+            }
+        });
+        ui.horizontal(|ui| {
+            if ui.button("All").clicked() {
+                self.select_all(true);
+            }
+            if ui.button("None").clicked() {
+                self.select_all(false);
+            }
+            if ui.button("Invert").clicked() {
+                self.invert_selection();
+            }
+        });
+        ui.horizontal(|ui| {
+            if ui.add_enabled(sel > 0, egui::Button::new("Hide selected")).clicked() {
+                self.hide_selected(LayerFlags::HIDDEN);
+            }
+            if ui.add_enabled(hidden > 0, egui::Button::new("Unhide all")).clicked() {
+                self.unhide_all();
+            }
+            if ui.add_enabled(sel > 0, egui::Button::new("Delete selected")).clicked() {
+                self.hide_selected(LayerFlags::DELETED);
+            }
         });
     }
 
@@ -762,7 +890,19 @@ impl EditorApp {
             let w = (rect.width() * ppp).clamp(1.0, MAX_VIEWPORT) as u32;
             let h = (rect.height() * ppp).clamp(1.0, MAX_VIEWPORT) as u32;
             self.viewport_size = [w, h];
+            self.viewport_rect = rect;
             let Some(camera) = self.camera.to_camera(w, h) else { return };
+            if let Some((r, mode)) = self.pending_rect.take()
+                && let Some(l) = self.selected.and_then(|i| self.doc.layers.get(i))
+            {
+                let projected = crate::selection::project(&l.cloud, &l.transform.similarity(), &camera);
+                let hits = crate::selection::rectangle(
+                    &projected,
+                    glam::Vec2::new(r.min.x, r.min.y) * ppp,
+                    glam::Vec2::new(r.max.x, r.max.y) * ppp,
+                );
+                self.select_hits(&hits, mode);
+            }
             if self.doc.layers.is_empty() {
                 ui.painter().rect_filled(rect, 0.0, egui::Color32::from_gray(30));
                 ui.painter().text(
@@ -779,7 +919,7 @@ impl EditorApp {
                 .layers
                 .iter()
                 .filter(|l| l.visible)
-                .map(|l| RenderLayer { cloud: &l.cloud, transform: l.transform.similarity(), flags: None })
+                .map(|l| RenderLayer { cloud: &l.cloud, transform: l.transform.similarity(), flags: Some(&l.flags) })
                 .collect();
             let req = ViewRequest {
                 layers,
@@ -821,7 +961,11 @@ impl EditorApp {
     }
 
     fn gizmo_ui(&mut self, ui: &egui::Ui, rect: egui::Rect) {
-        let Some(i) = self.selected.filter(|&i| self.show_gizmo && i < self.doc.layers.len()) else { return };
+        let Some(i) =
+            self.selected.filter(|&i| self.show_gizmo && self.tool == Tool::Orbit && i < self.doc.layers.len())
+        else {
+            return;
+        };
         let current = self.doc.layers[i].transform.clone();
         match self.gizmo.show(ui, rect, &self.camera, &current) {
             Some(t) => {
@@ -849,7 +993,27 @@ impl EditorApp {
         let before = self.camera;
         let d = response.drag_delta();
         let shift = ui.input(|i| i.modifiers.shift);
-        if response.dragged_by(egui::PointerButton::Primary) && !gizmo_busy {
+        let rect_tool = self.tool == Tool::Rectangle;
+        if rect_tool && response.drag_started_by(egui::PointerButton::Primary) {
+            self.rect_drag = ui.input(|i| i.pointer.press_origin()).or(response.interact_pointer_pos());
+        }
+        if let (true, Some(start)) = (rect_tool, self.rect_drag) {
+            let now = ui.input(|i| i.pointer.interact_pos()).unwrap_or(start);
+            let r = egui::Rect::from_two_pos(start, now);
+            ui.painter().rect_stroke(r, 0.0, egui::Stroke::new(1.5, egui::Color32::YELLOW), egui::StrokeKind::Middle);
+            if response.drag_stopped() || !ui.input(|i| i.pointer.primary_down()) {
+                let m = ui.input(|i| i.modifiers);
+                use crate::selection::Mode;
+                let mode = match (m.shift, m.command) {
+                    (true, true) => Mode::Intersect,
+                    (true, false) => Mode::Add,
+                    (false, true) => Mode::Subtract,
+                    (false, false) => Mode::Replace,
+                };
+                self.pending_rect = Some((r.translate(-rect.min.to_vec2()), mode));
+                self.rect_drag = None;
+            }
+        } else if response.dragged_by(egui::PointerButton::Primary) && !gizmo_busy {
             if shift { self.camera.pan(d.x, d.y, h) } else { self.camera.orbit(d.x, d.y, h) }
         }
         if response.dragged_by(egui::PointerButton::Secondary) || response.dragged_by(egui::PointerButton::Middle) {

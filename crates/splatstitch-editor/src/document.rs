@@ -4,7 +4,7 @@
 
 use splatstitch_core::formats::{self, LoadOptions, SaveOptions};
 use splatstitch_core::transform::crop_to_box;
-use splatstitch_core::{GaussianCloud, Role};
+use splatstitch_core::{GaussianCloud, LayerFlags, Role};
 use splatstitch_stitch::compose::with_sh_degree;
 use splatstitch_stitch::job::{BlendSpec, CropSpec, JobFile, LayerSpec, OutputSpec, TransformSpec};
 use splatstitch_stitch::{Job, JobError};
@@ -36,9 +36,30 @@ pub struct DocLayer {
     pub transform: TransformSpec,
     pub visible: bool,
     pub cloud: Arc<GaussianCloud>,
+    /// Per-Gaussian selected / hidden / deleted bits (edits replace the whole vector, so undo
+    /// keeps the old one).
+    pub flags: Arc<Vec<LayerFlags>>,
 }
 
 impl DocLayer {
+    pub fn new(name: String, file: PathBuf, role: Role, cloud: GaussianCloud) -> Self {
+        let n = cloud.len();
+        DocLayer {
+            name,
+            file,
+            role,
+            crop: None,
+            transform: TransformSpec::default(),
+            visible: true,
+            cloud: Arc::new(cloud),
+            flags: Arc::new(vec![LayerFlags::default(); n]),
+        }
+    }
+
+    pub fn count(&self, bit: u8) -> usize {
+        self.flags.iter().filter(|f| f.has(bit)).count()
+    }
+
     pub fn len(&self) -> usize {
         self.cloud.len()
     }
@@ -107,15 +128,10 @@ impl Document {
         for l in spec.layers {
             let file = if l.file.is_absolute() { l.file.clone() } else { base.join(&l.file) };
             let cloud = load_capture(&file, l.crop.as_ref())?;
-            layers.push(DocLayer {
-                name: l.name,
-                file,
-                role: l.role,
-                crop: l.crop,
-                transform: l.transform.unwrap_or_default(),
-                visible: true,
-                cloud: Arc::new(cloud),
-            });
+            let mut layer = DocLayer::new(l.name, file, l.role, cloud);
+            layer.crop = l.crop;
+            layer.transform = l.transform.unwrap_or_default();
+            layers.push(layer);
         }
         Ok(Document { layers, blend: spec.blend, output: Some(spec.output), path: Some(path.into()) })
     }
@@ -125,15 +141,12 @@ impl Document {
         let cloud = load_capture(path, None)?;
         let stem = path.file_name().and_then(|s| s.to_str()).unwrap_or("layer");
         let stem = stem.split('.').next().unwrap_or(stem);
-        Ok(DocLayer {
-            name: unique_name(&self.layers, stem),
-            file: std::path::absolute(path).unwrap_or_else(|_| path.into()),
-            role: default_role(&self.layers),
-            crop: None,
-            transform: TransformSpec::default(),
-            visible: true,
-            cloud: Arc::new(cloud),
-        })
+        Ok(DocLayer::new(
+            unique_name(&self.layers, stem),
+            std::path::absolute(path).unwrap_or_else(|_| path.into()),
+            default_role(&self.layers),
+            cloud,
+        ))
     }
 
     pub fn gaussian_count(&self) -> usize {
@@ -192,17 +205,26 @@ impl Document {
         formats::write_atomically(path, text.as_bytes())
             .map_err(|e| DocumentError::Save { path: path.into(), error: e.to_string() })?;
         self.path = Some(path.into());
+        let deleted: usize = self.layers.iter().map(|l| l.count(LayerFlags::DELETED)).sum();
+        if deleted > 0 {
+            return Ok(Some(format!(
+                "saved; the job format has no per-Gaussian deletions, so the {deleted} deleted Gaussians come back \
+                 when it runs headless (Export writes the composite without them)"
+            )));
+        }
         Ok(Job::parse(path, &text).err().map(|e| format!("saved, but it will not run headless yet: {e}")))
     }
 
     /// The composite with every transform baked, layers in order, SH raised to the highest
-    /// degree present (as `stitch` writes it). Hidden layers are left out.
+    /// degree present (as `stitch` writes it). Hidden layers and deleted Gaussians are left out.
     pub fn baked_composite(&self) -> Result<GaussianCloud, DocumentError> {
         let visible: Vec<&DocLayer> = self.layers.iter().filter(|l| l.visible).collect();
         let degree = visible.iter().map(|l| l.cloud.sh_degree).max().ok_or(DocumentError::Empty)?;
         let mut out: Option<GaussianCloud> = None;
         for l in visible {
-            let mut c = with_sh_degree(&l.cloud, degree);
+            let keep: Vec<bool> = l.flags.iter().map(|f| !f.has(LayerFlags::DELETED)).collect();
+            let kept = if keep.iter().all(|k| *k) { (*l.cloud).clone() } else { l.cloud.select(&keep) };
+            let mut c = with_sh_degree(&kept, degree);
             l.transform.similarity().bake(&mut c);
             match &mut out {
                 Some(o) => o.append(&c),

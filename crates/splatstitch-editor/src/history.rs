@@ -2,8 +2,9 @@
 //! itself. A gizmo drag becomes one edit when the mouse is released.
 
 use crate::document::{DocLayer, Document};
-use splatstitch_core::Role;
+use splatstitch_core::{LayerFlags, Role};
 use splatstitch_stitch::job::TransformSpec;
+use std::sync::Arc;
 
 #[derive(Debug, Clone)]
 pub enum Edit {
@@ -25,6 +26,13 @@ pub enum Edit {
     Visible {
         layer: usize,
         after: bool,
+    },
+    /// Selection, hiding and deleting of Gaussians.
+    Flags {
+        layer: usize,
+        label: String,
+        before: Arc<Vec<LayerFlags>>,
+        after: Arc<Vec<LayerFlags>>,
     },
     Add {
         index: usize,
@@ -48,6 +56,7 @@ impl Edit {
             Edit::Rename { layer, after, .. } => doc.layers[*layer].name = after.clone(),
             Edit::Role { layer, after, .. } => doc.layers[*layer].role = *after,
             Edit::Visible { layer, after } => doc.layers[*layer].visible = *after,
+            Edit::Flags { layer, after, .. } => doc.layers[*layer].flags = after.clone(),
             Edit::Add { index, layer } => doc.layers.insert(*index, (**layer).clone()),
             Edit::Remove { index, .. } => {
                 doc.layers.remove(*index);
@@ -62,6 +71,7 @@ impl Edit {
             Edit::Rename { layer, before, .. } => doc.layers[*layer].name = before.clone(),
             Edit::Role { layer, before, .. } => doc.layers[*layer].role = *before,
             Edit::Visible { layer, after } => doc.layers[*layer].visible = !after,
+            Edit::Flags { layer, before, .. } => doc.layers[*layer].flags = before.clone(),
             Edit::Add { index, .. } => {
                 doc.layers.remove(*index);
             }
@@ -78,6 +88,7 @@ impl Edit {
             Edit::Rename { before, after, .. } => format!("rename {before} to {after}"),
             Edit::Role { layer, after, .. } => format!("{} is {}", name(layer), role_name(*after)),
             Edit::Visible { layer, after } => format!("{} {}", if *after { "show" } else { "hide" }, name(layer)),
+            Edit::Flags { layer, label, .. } => format!("{label} ({})", name(layer)),
             Edit::Add { layer, .. } => format!("add {}", layer.name),
             Edit::Remove { layer, .. } => format!("remove {}", layer.name),
             Edit::Batch { label, .. } => label.clone(),

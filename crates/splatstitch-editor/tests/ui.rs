@@ -160,3 +160,51 @@ fn autosave_is_offered_back_after_a_crash() {
     h.state_mut().app.on_exit();
     assert!(!recovery.exists(), "a clean exit removes the recovery file");
 }
+
+#[test]
+fn rectangle_select_delete_undo_and_export_without_deleted() {
+    use splatstitch_core::LayerFlags;
+    use splatstitch_editor::selection::{project, rectangle};
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = open(&demo(), None);
+    h.get_by_label("flowers").click();
+    h.run_steps(2);
+    h.get_by_label("Rectangle select (B)").click();
+    h.run_steps(2);
+    // Drag over the middle of the viewport, in steps, as a mouse would.
+    let (a, b) = (egui::pos2(400.0, 250.0), egui::pos2(700.0, 450.0));
+    h.hover_at(a);
+    h.run_steps(1);
+    h.drag_at(a);
+    h.run_steps(1);
+    for t in 1..=4 {
+        h.hover_at(a + (b - a) * t as f32 / 4.0);
+        h.run_steps(1);
+    }
+    h.drop_at(b);
+    h.run_steps(3);
+    let app = &h.state().app;
+    let selected = app.doc.layers[0].count(LayerFlags::SELECTED);
+    // The same rectangle computed directly from the camera the viewport used.
+    let [w, hgt] = app.viewport_size;
+    let cam = app.camera.to_camera(w, hgt).unwrap();
+    let layer = &app.doc.layers[0];
+    let p = project(&layer.cloud, &layer.transform.similarity(), &cam);
+    let (o, ppp) = (app.viewport_rect.min, h.ctx.pixels_per_point());
+    let px = |q: egui::Pos2| glam::Vec2::new(q.x - o.x, q.y - o.y) * ppp;
+    let expected = rectangle(&p, px(a), px(b)).iter().filter(|x| **x).count();
+    assert!(selected > 100, "a real part of the flowers was selected ({selected})");
+    assert_eq!(selected, expected, "the same as a direct rectangle test with the viewport's camera");
+
+    h.get_by_label("Delete selected").click();
+    h.run_steps(2);
+    assert_eq!(h.state().app.doc.layers[0].count(LayerFlags::DELETED), selected);
+    let out = dir.path().join("cut.ply");
+    assert!(h.state_mut().app.export(&out));
+    let n = formats::load(&out, &LoadOptions::default()).unwrap().cloud.len();
+    assert_eq!(n, 26895 + 4721 - selected);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    h.run_steps(2);
+    assert_eq!(h.state().app.doc.layers[0].count(LayerFlags::DELETED), 0);
+    assert_eq!(h.state().app.doc.layers[0].count(LayerFlags::SELECTED), selected, "undo restores the selection");
+}

@@ -62,6 +62,15 @@ fn with_field(t: &TransformSpec, i: usize, v: f32) -> TransformSpec {
     t
 }
 
+/// A screen-space selection shape, in points relative to the viewport's top-left corner.
+#[derive(Debug, Clone)]
+enum Shape {
+    Rect(egui::Rect),
+    Lasso(Vec<egui::Pos2>),
+    Brush(Vec<egui::Pos2>, f32),
+    Click(egui::Pos2),
+}
+
 /// What a left-drag in the viewport does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Tool {
@@ -69,6 +78,49 @@ pub enum Tool {
     Orbit,
     /// Select the selected layer's Gaussians whose centres fall in a screen rectangle.
     Rectangle,
+    /// … inside a free-hand polygon.
+    Lasso,
+    /// … under a round brush stroke.
+    Brush,
+    /// Click a Gaussian: select what its colour or its connected region says (see `PickKind`).
+    Pick,
+}
+
+/// What a click with the pick tool selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PickKind {
+    /// Flood over the KNN graph, stopping at distance and colour jumps.
+    #[default]
+    ConnectedRegion,
+    /// Every Gaussian of a similar colour (eyedropper).
+    Colour,
+}
+
+/// Settings of the selection tools.
+#[derive(Debug, Clone)]
+pub struct SelectionSettings {
+    pub brush_radius: f32,
+    pub pick: PickKind,
+    pub colour_tolerance: f32,
+    /// As a fraction of the layer's bounding-box diagonal.
+    pub max_distance: f32,
+    pub max_colour_jump: f32,
+    pub opacity: (f32, f32),
+    pub size: (f32, f32),
+}
+
+impl Default for SelectionSettings {
+    fn default() -> Self {
+        Self {
+            brush_radius: 20.0,
+            pick: PickKind::ConnectedRegion,
+            colour_tolerance: 0.1,
+            max_distance: 0.02,
+            max_colour_jump: 0.25,
+            opacity: (0.0, 1.0),
+            size: (0.0, 10.0),
+        }
+    }
 }
 
 pub struct EditorApp {
@@ -85,8 +137,14 @@ pub struct EditorApp {
     drag_start: Option<(usize, TransformSpec)>,
     /// Where a rectangle selection drag started (screen points).
     rect_drag: Option<egui::Pos2>,
-    /// A finished rectangle (screen points) and its mode, applied when the camera is known.
-    pending_rect: Option<(egui::Rect, crate::selection::Mode)>,
+    /// A finished screen shape (points relative to the viewport) and its mode, applied when the
+    /// camera is known.
+    pending_shape: Option<(Shape, crate::selection::Mode)>,
+    /// Points of a lasso or brush stroke being drawn (screen points).
+    stroke: Vec<egui::Pos2>,
+    pub selection_settings: SelectionSettings,
+    /// The selected layer's KNN graph, keyed by its cloud (built on first use).
+    knn: Option<(usize, crate::selection::KnnGraph)>,
     view_version: u64,
     doc_version: u64,
     saved_version: u64,
@@ -114,7 +172,10 @@ impl EditorApp {
             doc,
             tool: Tool::Orbit,
             rect_drag: None,
-            pending_rect: None,
+            pending_shape: None,
+            stroke: Vec::new(),
+            selection_settings: SelectionSettings::default(),
+            knn: None,
             history: History::default(),
             camera: OrbitCamera::default(),
             selected: None,
@@ -387,6 +448,78 @@ impl EditorApp {
     pub fn remove(&mut self, layer: usize) {
         let l = self.doc.layers[layer].clone();
         self.apply(Edit::Remove { index: layer, layer: Box::new(l) });
+    }
+
+    /// Turns a finished screen shape into hits on the selected layer.
+    fn apply_shape(
+        &mut self,
+        shape: Shape,
+        mode: crate::selection::Mode,
+        camera: &splatstitch_render::Camera,
+        ppp: f32,
+    ) {
+        use crate::selection as sel;
+        let Some(l) = self.selected.and_then(|i| self.doc.layers.get(i)) else { return };
+        let t = l.transform.similarity();
+        let projected = sel::project(&l.cloud, &t, camera);
+        let px = |p: egui::Pos2| glam::Vec2::new(p.x, p.y) * ppp;
+        let hits = match shape {
+            Shape::Rect(r) => sel::rectangle(&projected, px(r.min), px(r.max)),
+            Shape::Lasso(points) => sel::lasso(&projected, &points.into_iter().map(px).collect::<Vec<_>>()),
+            Shape::Brush(points, radius) => {
+                sel::brush(&projected, &points.into_iter().map(px).collect::<Vec<_>>(), radius * ppp)
+            }
+            Shape::Click(p) => {
+                // The front-most live centre within 8 px of the click.
+                let at = px(p);
+                let picked = projected
+                    .iter()
+                    .enumerate()
+                    .filter(|(g, q)| {
+                        let f = l.flags[*g];
+                        !f.has(LayerFlags::HIDDEN)
+                            && !f.has(LayerFlags::DELETED)
+                            && q.is_some_and(|(q, _)| q.distance(at) <= 8.0 * ppp)
+                    })
+                    .min_by(|a, b| {
+                        a.1.map(|x| x.1).unwrap_or(f32::MAX).total_cmp(&b.1.map(|x| x.1).unwrap_or(f32::MAX))
+                    })
+                    .map(|(g, _)| g);
+                let Some(g) = picked else {
+                    self.status = "nothing under the cursor".into();
+                    return;
+                };
+                let s = self.selection_settings.clone();
+                match s.pick {
+                    PickKind::Colour => sel::by_colour(&l.cloud, sel::base_colour(&l.cloud, g), s.colour_tolerance),
+                    PickKind::ConnectedRegion => {
+                        let diag = l.cloud.bounds().map_or(1.0, |(a, b)| (b - a).length());
+                        let cloud = l.cloud.clone();
+                        self.knn_graph().connected_region(&cloud, g, s.max_distance * diag, s.max_colour_jump)
+                    }
+                }
+            }
+        };
+        self.select_hits(&hits, mode);
+    }
+
+    /// The selected layer's KNN graph (K = 8), built once per cloud.
+    fn knn_graph(&mut self) -> &crate::selection::KnnGraph {
+        let l = &self.doc.layers[self.selected.expect("a selected layer")];
+        let key = Arc::as_ptr(&l.cloud) as usize;
+        if self.knn.as_ref().is_none_or(|(k, _)| *k != key) {
+            self.knn = Some((key, crate::selection::KnnGraph::new(&l.cloud, 8)));
+        }
+        &self.knn.as_ref().expect("built above").1
+    }
+
+    /// Grows (or shrinks) the selection by `rings` neighbourhood rings.
+    pub fn grow_selection(&mut self, rings: isize) {
+        let Some(l) = self.selected.and_then(|i| self.doc.layers.get(i)) else { return };
+        let current: Vec<bool> = l.flags.iter().map(|f| f.has(LayerFlags::SELECTED)).collect();
+        let g = self.knn_graph();
+        let hits = if rings >= 0 { g.grow(&current, rings as usize) } else { g.shrink(&current, (-rings) as usize) };
+        self.select_hits(&hits, crate::selection::Mode::Replace);
     }
 
     /// Replaces the selected layer's flags through `f` as one undoable edit.
@@ -737,7 +870,13 @@ impl EditorApp {
     }
 
     fn properties_panel(&mut self, ui: &mut egui::Ui) {
-        egui::Panel::right("properties").default_size(260.0).show(ui, |ui| {
+        egui::Panel::right("properties").default_size(280.0).show(ui, |ui| {
+            egui::ScrollArea::vertical().id_salt("properties scroll").show(ui, |ui| self.properties(ui));
+        });
+    }
+
+    fn properties(&mut self, ui: &mut egui::Ui) {
+        {
             if let Some(i) = self.selected.filter(|&i| i < self.doc.layers.len()) {
                 ui.heading("Layer");
                 self.rename_field(ui, i);
@@ -762,7 +901,7 @@ impl EditorApp {
             }
             ui.separator();
             ui.heading("History");
-            egui::ScrollArea::vertical().show(ui, |ui| {
+            egui::ScrollArea::vertical().id_salt("history").max_height(200.0).show(ui, |ui| {
                 let (done, undone) = self.history.labels();
                 if done.is_empty() && undone.is_empty() {
                     ui.weak("No edits yet.");
@@ -774,7 +913,7 @@ impl EditorApp {
                     ui.weak(format!("(undone) {l}"));
                 }
             });
-        });
+        }
     }
 
     fn selection_section(&mut self, ui: &mut egui::Ui, i: usize) {
@@ -782,14 +921,74 @@ impl EditorApp {
         let (sel, hidden, deleted) =
             (l.count(LayerFlags::SELECTED), l.count(LayerFlags::HIDDEN), l.count(LayerFlags::DELETED));
         ui.label(format!("{sel} selected, {hidden} hidden, {deleted} deleted"));
+        ui.horizontal_wrapped(|ui| {
+            for (tool, label) in [
+                (Tool::Rectangle, "Rectangle select (B)"),
+                (Tool::Lasso, "Lasso"),
+                (Tool::Brush, "Brush"),
+                (Tool::Pick, "Pick"),
+            ] {
+                let mut on = self.tool == tool;
+                if ui
+                    .toggle_value(&mut on, label)
+                    .on_hover_text("In the viewport. Shift adds, Ctrl subtracts, Shift+Ctrl intersects.")
+                    .changed()
+                {
+                    self.tool = if on { tool } else { Tool::Orbit };
+                }
+            }
+        });
+        let st = &mut self.selection_settings;
+        match self.tool {
+            Tool::Brush => {
+                ui.add(egui::Slider::new(&mut st.brush_radius, 2.0..=200.0).text("brush radius (pt)"));
+            }
+            Tool::Pick => {
+                ui.horizontal(|ui| {
+                    ui.radio_value(&mut st.pick, PickKind::ConnectedRegion, "connected region");
+                    ui.radio_value(&mut st.pick, PickKind::Colour, "same colour");
+                });
+                match st.pick {
+                    PickKind::ConnectedRegion => {
+                        ui.add(
+                            egui::Slider::new(&mut st.max_distance, 0.001..=0.2)
+                                .logarithmic(true)
+                                .text("distance jump"),
+                        );
+                        ui.add(egui::Slider::new(&mut st.max_colour_jump, 0.01..=1.0).text("colour jump"));
+                    }
+                    PickKind::Colour => {
+                        ui.add(egui::Slider::new(&mut st.colour_tolerance, 0.01..=1.0).text("tolerance"));
+                    }
+                }
+            }
+            _ => {}
+        }
         ui.horizontal(|ui| {
-            let mut rect = self.tool == Tool::Rectangle;
-            if ui
-                .toggle_value(&mut rect, "Rectangle select (B)")
-                .on_hover_text("Drag in the viewport. Shift adds, Ctrl subtracts, Shift+Ctrl intersects.")
-                .changed()
-            {
-                self.tool = if rect { Tool::Rectangle } else { Tool::Orbit };
+            if ui.button("Grow").clicked() {
+                self.grow_selection(1);
+            }
+            if ui.button("Shrink").clicked() {
+                self.grow_selection(-1);
+            }
+        });
+        ui.collapsing("By opacity and size", |ui| {
+            let st = &mut self.selection_settings;
+            ui.horizontal(|ui| {
+                ui.label("opacity");
+                ui.add(egui::DragValue::new(&mut st.opacity.0).range(0.0..=1.0).speed(0.01));
+                ui.add(egui::DragValue::new(&mut st.opacity.1).range(0.0..=1.0).speed(0.01));
+            });
+            ui.horizontal(|ui| {
+                ui.label("size");
+                ui.add(egui::DragValue::new(&mut st.size.0).range(0.0..=f32::MAX).speed(0.001));
+                ui.add(egui::DragValue::new(&mut st.size.1).range(0.0..=f32::MAX).speed(0.001));
+            });
+            if ui.button("Select range").clicked() {
+                let (o, sz) = (st.opacity, st.size);
+                let l = &self.doc.layers[i];
+                let hits = crate::selection::by_opacity_and_size(&l.cloud, &l.transform.similarity(), o, sz);
+                self.select_hits(&hits, crate::selection::Mode::Replace);
             }
         });
         ui.horizontal(|ui| {
@@ -892,16 +1091,8 @@ impl EditorApp {
             self.viewport_size = [w, h];
             self.viewport_rect = rect;
             let Some(camera) = self.camera.to_camera(w, h) else { return };
-            if let Some((r, mode)) = self.pending_rect.take()
-                && let Some(l) = self.selected.and_then(|i| self.doc.layers.get(i))
-            {
-                let projected = crate::selection::project(&l.cloud, &l.transform.similarity(), &camera);
-                let hits = crate::selection::rectangle(
-                    &projected,
-                    glam::Vec2::new(r.min.x, r.min.y) * ppp,
-                    glam::Vec2::new(r.max.x, r.max.y) * ppp,
-                );
-                self.select_hits(&hits, mode);
+            if let Some((shape, mode)) = self.pending_shape.take() {
+                self.apply_shape(shape, mode, &camera, ppp);
             }
             if self.doc.layers.is_empty() {
                 ui.painter().rect_filled(rect, 0.0, egui::Color32::from_gray(30));
@@ -993,24 +1184,61 @@ impl EditorApp {
         let before = self.camera;
         let d = response.drag_delta();
         let shift = ui.input(|i| i.modifiers.shift);
-        let rect_tool = self.tool == Tool::Rectangle;
-        if rect_tool && response.drag_started_by(egui::PointerButton::Primary) {
-            self.rect_drag = ui.input(|i| i.pointer.press_origin()).or(response.interact_pointer_pos());
+        let m = ui.input(|i| i.modifiers);
+        let mode = {
+            use crate::selection::Mode;
+            match (m.shift, m.command) {
+                (true, true) => Mode::Intersect,
+                (true, false) => Mode::Add,
+                (false, true) => Mode::Subtract,
+                (false, false) => Mode::Replace,
+            }
+        };
+        let to_local = |p: egui::Pos2| p - rect.min.to_vec2();
+        let selecting = matches!(self.tool, Tool::Rectangle | Tool::Lasso | Tool::Brush);
+        if self.tool == Tool::Pick
+            && response.clicked()
+            && let Some(p) = response.interact_pointer_pos()
+        {
+            self.pending_shape = Some((Shape::Click(to_local(p)), mode));
         }
-        if let (true, Some(start)) = (rect_tool, self.rect_drag) {
+        if selecting && response.drag_started_by(egui::PointerButton::Primary) {
+            self.rect_drag = ui.input(|i| i.pointer.press_origin()).or(response.interact_pointer_pos());
+            self.stroke = self.rect_drag.into_iter().collect();
+        }
+        if let (true, Some(start)) = (selecting, self.rect_drag) {
             let now = ui.input(|i| i.pointer.interact_pos()).unwrap_or(start);
-            let r = egui::Rect::from_two_pos(start, now);
-            ui.painter().rect_stroke(r, 0.0, egui::Stroke::new(1.5, egui::Color32::YELLOW), egui::StrokeKind::Middle);
+            if self.stroke.last().is_none_or(|l| l.distance(now) > 2.0) {
+                self.stroke.push(now);
+            }
+            let stroke = egui::Stroke::new(1.5, egui::Color32::YELLOW);
+            match self.tool {
+                Tool::Rectangle => {
+                    ui.painter().rect_stroke(
+                        egui::Rect::from_two_pos(start, now),
+                        0.0,
+                        stroke,
+                        egui::StrokeKind::Middle,
+                    );
+                }
+                Tool::Lasso => {
+                    ui.painter().add(egui::Shape::closed_line(self.stroke.clone(), stroke));
+                }
+                _ => {
+                    let r = self.selection_settings.brush_radius;
+                    for p in &self.stroke {
+                        ui.painter().circle_stroke(*p, r, egui::Stroke::new(1.0, egui::Color32::YELLOW));
+                    }
+                }
+            }
             if response.drag_stopped() || !ui.input(|i| i.pointer.primary_down()) {
-                let m = ui.input(|i| i.modifiers);
-                use crate::selection::Mode;
-                let mode = match (m.shift, m.command) {
-                    (true, true) => Mode::Intersect,
-                    (true, false) => Mode::Add,
-                    (false, true) => Mode::Subtract,
-                    (false, false) => Mode::Replace,
+                let points: Vec<egui::Pos2> = self.stroke.drain(..).map(to_local).collect();
+                let shape = match self.tool {
+                    Tool::Rectangle => Shape::Rect(egui::Rect::from_two_pos(to_local(start), to_local(now))),
+                    Tool::Lasso => Shape::Lasso(points),
+                    _ => Shape::Brush(points, self.selection_settings.brush_radius),
                 };
-                self.pending_rect = Some((r.translate(-rect.min.to_vec2()), mode));
+                self.pending_shape = Some((shape, mode));
                 self.rect_drag = None;
             }
         } else if response.dragged_by(egui::PointerButton::Primary) && !gizmo_busy {

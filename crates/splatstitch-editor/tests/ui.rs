@@ -208,3 +208,57 @@ fn rectangle_select_delete_undo_and_export_without_deleted() {
     assert_eq!(h.state().app.doc.layers[0].count(LayerFlags::DELETED), 0);
     assert_eq!(h.state().app.doc.layers[0].count(LayerFlags::SELECTED), selected, "undo restores the selection");
 }
+
+#[test]
+fn lasso_grow_shrink_and_connected_region_pick() {
+    use splatstitch_core::LayerFlags;
+    use splatstitch_editor::selection::{lasso, project};
+    let mut h = open(&demo(), None);
+    h.get_by_label("flowers").click();
+    h.run_steps(2);
+    h.get_by_label("Lasso").click();
+    h.run_steps(2);
+    let pts = [egui::pos2(450.0, 250.0), egui::pos2(650.0, 260.0), egui::pos2(600.0, 450.0), egui::pos2(430.0, 400.0)];
+    h.hover_at(pts[0]);
+    h.run_steps(1);
+    h.drag_at(pts[0]);
+    h.run_steps(1);
+    for p in &pts[1..] {
+        h.hover_at(*p);
+        h.run_steps(1);
+    }
+    h.drop_at(pts[3]);
+    h.run_steps(3);
+    let app = &h.state().app;
+    let selected = app.doc.layers[0].count(LayerFlags::SELECTED);
+    let [w, hh] = app.viewport_size;
+    let cam = app.camera.to_camera(w, hh).unwrap();
+    let l = &app.doc.layers[0];
+    let p = project(&l.cloud, &l.transform.similarity(), &cam);
+    let (o, ppp) = (app.viewport_rect.min, h.ctx.pixels_per_point());
+    let poly: Vec<glam::Vec2> = pts.iter().map(|q| glam::Vec2::new(q.x - o.x, q.y - o.y) * ppp).collect();
+    let expected = lasso(&p, &poly).iter().filter(|x| **x).count();
+    assert!(selected > 100);
+    assert_eq!(selected, expected, "lasso = direct polygon test with the viewport's camera");
+
+    h.get_by_label("Grow").click();
+    h.run_steps(2);
+    let grown = h.state().app.doc.layers[0].count(LayerFlags::SELECTED);
+    assert!(grown > selected, "{grown} > {selected}");
+    h.get_by_label("Shrink").click();
+    h.run_steps(2);
+    assert!(h.state().app.doc.layers[0].count(LayerFlags::SELECTED) < grown);
+
+    // Pick: a click in the middle of the flowers floods a connected part of them.
+    h.get_by_label("Pick").click();
+    h.run_steps(2);
+    let centre = h.state().app.viewport_rect.center();
+    h.hover_at(centre);
+    h.run_steps(1);
+    h.drag_at(centre);
+    h.run_steps(1);
+    h.drop_at(centre);
+    h.run_steps(3);
+    let picked = h.state().app.doc.layers[0].count(LayerFlags::SELECTED);
+    assert!(picked > 0 && picked < 26895, "connected region picked {picked}");
+}

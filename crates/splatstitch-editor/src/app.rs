@@ -62,6 +62,15 @@ fn with_field(t: &TransformSpec, i: usize, v: f32) -> TransformSpec {
     t
 }
 
+/// A finished stitch, for the before/after toggle and its metrics.
+pub struct LastStitch {
+    pub layer: usize,
+    pub before: Arc<GaussianCloud>,
+    pub after: Arc<GaussianCloud>,
+    pub report: splatstitch_stitch::Report,
+    pub showing_after: bool,
+}
+
 /// A screen-space selection shape, in points relative to the viewport's top-left corner.
 #[derive(Debug, Clone)]
 enum Shape {
@@ -124,6 +133,11 @@ impl Default for SelectionSettings {
 }
 
 pub struct EditorApp {
+    /// The window's GPU, shared with the optimizer when a stitch runs (None in UI tests).
+    pub gpu: Option<splatstitch_render::gpu::GpuContext>,
+    stitch_run: Option<crate::stitching::StitchRun>,
+    /// The last stitch: its report, and before/after clouds for the comparison toggle.
+    pub last_stitch: Option<LastStitch>,
     pub doc: Document,
     pub tool: Tool,
     pub history: History,
@@ -169,6 +183,9 @@ impl EditorApp {
     pub fn new(doc: Document, autosave: Option<Autosave>) -> Self {
         let recovery_offer = autosave.as_ref().and_then(|a| a.pending());
         let mut app = EditorApp {
+            gpu: None,
+            stitch_run: None,
+            last_stitch: None,
             doc,
             tool: Tool::Orbit,
             rect_drag: None,
@@ -206,7 +223,50 @@ impl EditorApp {
 
     /// True when nothing is loading (tests wait for this).
     pub fn is_idle(&self) -> bool {
-        self.loading.is_none()
+        self.loading.is_none() && self.stitch_run.is_none()
+    }
+
+    /// Starts the stitch of the current document on a worker thread.
+    pub fn start_stitch(&mut self) {
+        if self.stitch_run.is_some() {
+            return;
+        }
+        match crate::stitching::StitchRun::start(&self.doc, self.gpu.clone()) {
+            Ok(r) => {
+                self.status = "stitching…".into();
+                self.stitch_run = Some(r);
+            }
+            Err(e) => self.error = Some(format!("cannot stitch: {e}")),
+        }
+    }
+
+    pub fn cancel_stitch(&mut self) {
+        if let Some(r) = &self.stitch_run {
+            r.cancel();
+        }
+    }
+
+    fn poll_stitch(&mut self, ctx: &egui::Context) {
+        let Some(run) = &self.stitch_run else { return };
+        let Some(result) = run.poll() else {
+            ctx.request_repaint_after(std::time::Duration::from_millis(100));
+            return;
+        };
+        let secs = run.started.elapsed().as_secs_f32();
+        self.stitch_run = None;
+        match result {
+            Err(e) if e.contains("cancelled") => self.status = "stitch cancelled; nothing changed".into(),
+            Err(e) => self.error = Some(format!("stitch failed: {e}")),
+            Ok(r) => {
+                let before = self.doc.layers[r.target].cloud.clone();
+                let after = Arc::new(r.blended);
+                let label = format!("stitch ({:?})", r.report.method).to_lowercase();
+                self.apply(Edit::Cloud { layer: r.target, label, before: before.clone(), after: after.clone() });
+                self.status = format!("stitched in {secs:.1} s on {}", r.report.backend);
+                self.last_stitch =
+                    Some(LastStitch { layer: r.target, before, after, report: r.report, showing_after: true });
+            }
+        }
     }
 
     pub fn has_unsaved_changes(&self) -> bool {
@@ -632,6 +692,7 @@ impl EditorApp {
         let ctx = ui.ctx().clone();
         let ctx = &ctx;
         self.poll_loading(ctx);
+        self.poll_stitch(ctx);
         self.dropped_files(ctx);
         self.shortcuts(ctx);
         self.menu_bar(ui);
@@ -900,6 +961,8 @@ impl EditorApp {
                 ui.weak("Select a layer to edit it.");
             }
             ui.separator();
+            self.stitch_section(ui);
+            ui.separator();
             ui.heading("History");
             egui::ScrollArea::vertical().id_salt("history").max_height(200.0).show(ui, |ui| {
                 let (done, undone) = self.history.labels();
@@ -913,6 +976,56 @@ impl EditorApp {
                     ui.weak(format!("(undone) {l}"));
                 }
             });
+        }
+    }
+
+    fn stitch_section(&mut self, ui: &mut egui::Ui) {
+        use splatstitch_stitch::Method;
+        ui.heading("Stitch");
+        let b = &mut self.doc.blend;
+        ui.horizontal(|ui| {
+            for (m, label) in [(Method::Stitch, "stitch"), (Method::Poisson, "poisson"), (Method::None, "none")] {
+                ui.radio_value(&mut b.method, m, label);
+            }
+        });
+        ui.add(egui::Slider::new(&mut b.iterations, 10..=5000).logarithmic(true).text("iterations"));
+        ui.add(egui::Slider::new(&mut b.views, 1..=64).text("views"));
+        ui.add(egui::Slider::new(&mut b.resolution, 32..=512).text("resolution"));
+        ui.add(egui::Slider::new(&mut b.k, 1..=64).text("K"));
+        ui.add(egui::Slider::new(&mut b.beta, 0.001..=0.5).logarithmic(true).text("β"));
+        ui.add(egui::Slider::new(&mut b.tau, 0.0..=1.0).text("τ"));
+        if let Some(run) = &self.stitch_run {
+            let (stage, f) = run.progress.lock().map(|g| *g).unwrap_or((splatstitch_stitch::Stage::Load, 0.0));
+            let shown = if stage == splatstitch_stitch::Stage::Optimize { f } else { 0.0 };
+            ui.add(egui::ProgressBar::new(shown).show_percentage().text(format!(
+                "{} ({:.0} s)",
+                crate::stitching::stage_name(stage),
+                run.started.elapsed().as_secs_f32()
+            )));
+            if ui.button("Cancel").clicked() {
+                self.cancel_stitch();
+            }
+        } else if ui.button("Run stitch").clicked() {
+            self.start_stitch();
+        }
+        if let Some(last) = &mut self.last_stitch {
+            let (mb, ma) = (&last.report.metrics_before, &last.report.metrics_after);
+            ui.label(format!("seam error {:.4} -> {:.4}", mb.seam_error, ma.seam_error));
+            ui.label(format!(
+                "detail {:.3}, palette {:.4} -> {:.4}",
+                ma.detail, mb.palette_distance, ma.palette_distance
+            ));
+            let mut after = last.showing_after;
+            ui.horizontal(|ui| {
+                ui.selectable_value(&mut after, false, "Before");
+                ui.selectable_value(&mut after, true, "After");
+            });
+            if after != last.showing_after && last.layer < self.doc.layers.len() {
+                last.showing_after = after;
+                self.doc.layers[last.layer].cloud = if after { last.after.clone() } else { last.before.clone() };
+                self.doc_version += 1;
+                self.view_version += 1;
+            }
         }
     }
 

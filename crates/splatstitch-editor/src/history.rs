@@ -27,6 +27,13 @@ pub enum Edit {
         layer: usize,
         after: bool,
     },
+    /// New colours for a layer (a stitch result).
+    Cloud {
+        layer: usize,
+        label: String,
+        before: Arc<splatstitch_core::GaussianCloud>,
+        after: Arc<splatstitch_core::GaussianCloud>,
+    },
     /// Selection, hiding and deleting of Gaussians.
     Flags {
         layer: usize,
@@ -57,6 +64,7 @@ impl Edit {
             Edit::Role { layer, after, .. } => doc.layers[*layer].role = *after,
             Edit::Visible { layer, after } => doc.layers[*layer].visible = *after,
             Edit::Flags { layer, after, .. } => doc.layers[*layer].flags = after.clone(),
+            Edit::Cloud { layer, after, .. } => doc.layers[*layer].cloud = after.clone(),
             Edit::Add { index, layer } => doc.layers.insert(*index, (**layer).clone()),
             Edit::Remove { index, .. } => {
                 doc.layers.remove(*index);
@@ -72,6 +80,7 @@ impl Edit {
             Edit::Role { layer, before, .. } => doc.layers[*layer].role = *before,
             Edit::Visible { layer, after } => doc.layers[*layer].visible = !after,
             Edit::Flags { layer, before, .. } => doc.layers[*layer].flags = before.clone(),
+            Edit::Cloud { layer, before, .. } => doc.layers[*layer].cloud = before.clone(),
             Edit::Add { index, .. } => {
                 doc.layers.remove(*index);
             }
@@ -89,6 +98,7 @@ impl Edit {
             Edit::Role { layer, after, .. } => format!("{} is {}", name(layer), role_name(*after)),
             Edit::Visible { layer, after } => format!("{} {}", if *after { "show" } else { "hide" }, name(layer)),
             Edit::Flags { layer, label, .. } => format!("{label} ({})", name(layer)),
+            Edit::Cloud { layer, label, .. } => format!("{label} ({})", name(layer)),
             Edit::Add { layer, .. } => format!("add {}", layer.name),
             Edit::Remove { layer, .. } => format!("remove {}", layer.name),
             Edit::Batch { label, .. } => label.clone(),

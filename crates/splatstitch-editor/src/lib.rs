@@ -9,6 +9,7 @@ pub mod document;
 pub mod gizmo;
 pub mod history;
 pub mod selection;
+pub mod stitching;
 pub mod viewport;
 pub mod window;
 

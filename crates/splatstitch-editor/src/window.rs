@@ -322,6 +322,7 @@ impl ApplicationHandler for Shell {
         }
         match self.start(el) {
             Ok(r) => {
+                self.app.gpu = Some(r.gpu.clone());
                 r.window.request_redraw();
                 self.running = Some(r);
             }

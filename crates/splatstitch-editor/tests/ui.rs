@@ -50,6 +50,15 @@ fn open(path: &Path, autosave: Option<Autosave>) -> Harness<'static, State> {
     h
 }
 
+/// Clicks a widget of the (scrolling) properties panel after scrolling it into view.
+fn click_panel(h: &mut Harness<'static, State>, label: &str) {
+    h.get_by_label(label).scroll_to_me();
+    // Let the scroll animation settle before clicking where the widget now is.
+    h.run_steps(30);
+    h.get_by_label(label).click();
+    h.run_steps(1);
+}
+
 /// Types `text` into the text field labelled `label` and commits it with Enter.
 fn type_into(h: &mut Harness<'static, State>, label: &str, text: &str) {
     h.get_by_role_and_label(Role::TextInput, label).click();
@@ -261,4 +270,47 @@ fn lasso_grow_shrink_and_connected_region_pick() {
     h.run_steps(3);
     let picked = h.state().app.doc.layers[0].count(LayerFlags::SELECTED);
     assert!(picked > 0 && picked < 26895, "connected region picked {picked}");
+}
+
+#[test]
+fn stitch_panel_runs_a_tiny_job_and_cancels_a_long_one() {
+    let mut h = open(&demo(), None);
+    {
+        let b = &mut h.state_mut().app.doc.blend;
+        b.iterations = 20;
+        b.views = 2;
+        b.resolution = 32;
+    }
+    let before = h.state().app.doc.layers[1].cloud.sh.clone();
+    click_panel(&mut h, "Run stitch");
+    h.run_steps(1);
+    wait_idle(&mut h);
+    let app = &h.state().app;
+    assert!(app.error.is_none(), "{:?}", app.error);
+    let last = app.last_stitch.as_ref().unwrap_or_else(|| panic!("no stitch; status: {}", app.status));
+    assert!(last.report.boundary > 0);
+    assert_ne!(app.doc.layers[1].cloud.sh, before, "the target got new colours");
+    assert_eq!(app.doc.layers[1].cloud.positions, h.state().app.doc.layers[1].cloud.positions);
+    click_panel(&mut h, "Before");
+    h.run_steps(2);
+    assert_eq!(h.state().app.doc.layers[1].cloud.sh, before, "before/after toggle");
+    click_panel(&mut h, "After");
+    h.run_steps(2);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    h.run_steps(2);
+    assert_eq!(h.state().app.doc.layers[1].cloud.sh, before, "the stitch is one undo step");
+
+    h.state_mut().app.doc.blend.iterations = 100_000;
+    click_panel(&mut h, "Run stitch");
+    h.run_steps(2);
+    let start = Instant::now();
+    while h.query_by_label_contains("blending").is_none() {
+        assert!(start.elapsed() < Duration::from_secs(60), "the run never reached the blending stage");
+        std::thread::sleep(Duration::from_millis(50));
+        h.step();
+    }
+    click_panel(&mut h, "Cancel");
+    wait_idle(&mut h);
+    assert!(h.state().app.status.contains("cancelled"), "{}", h.state().app.status);
+    assert_eq!(h.state().app.doc.layers[1].cloud.sh, before, "a cancelled run changes nothing");
 }

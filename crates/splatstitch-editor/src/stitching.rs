@@ -1,0 +1,122 @@
+//! Running a stitch from the editor: the document becomes a job (the same one "Save job"
+//! writes), the engine runs it on a worker thread with progress and cancel, and the target's new
+//! colours come back in the layer's own frame, ready to apply as one undo step.
+
+use crate::document::Document;
+use splatstitch_core::formats::{self, LoadOptions};
+use splatstitch_core::{GaussianCloud, LayerFlags, Role};
+use splatstitch_render::gpu::GpuContext;
+use splatstitch_stitch::run::{Report, RunOptions, Stage};
+use splatstitch_stitch::{BackendChoice, Job, run};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, TryRecvError, channel};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// What a finished run hands back.
+pub struct StitchResult {
+    pub target: usize,
+    /// The target layer's cloud with the blended SH (geometry untouched).
+    pub blended: GaussianCloud,
+    pub report: Report,
+}
+
+/// A run in progress.
+pub struct StitchRun {
+    pub progress: Arc<Mutex<(Stage, f32)>>,
+    pub cancel: Arc<AtomicBool>,
+    pub started: Instant,
+    rx: Receiver<Result<StitchResult, String>>,
+}
+
+impl StitchRun {
+    /// Checks the document and starts the run on a worker thread.
+    pub fn start(doc: &Document, gpu: Option<GpuContext>) -> Result<StitchRun, String> {
+        let targets: Vec<usize> = (0..doc.layers.len()).filter(|&i| doc.layers[i].role == Role::Target).collect();
+        let [target] = targets[..] else {
+            return Err(format!("exactly one layer must be the target ({} now)", targets.len()));
+        };
+        if !doc.layers.iter().any(|l| l.role == Role::Source) {
+            return Err("no layer is a source".into());
+        }
+        if doc.layers.iter().any(|l| l.count(LayerFlags::DELETED) > 0) {
+            return Err("a layer has deleted Gaussians, which a job cannot express: export the composite and \
+                        open it as a layer, or undo the deletion"
+                .into());
+        }
+        let dir = std::env::temp_dir().join(format!("splatstitch-editor-{}-{}", std::process::id(), rand_suffix()));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let text = toml::to_string(&doc.job_file(None)).map_err(|e| e.to_string())?;
+        let job = Job::parse(&dir.join("editor.toml"), &text).map_err(|e| e.to_string())?;
+        let counts: Vec<usize> = doc.layers.iter().map(|l| l.len()).collect();
+        let layer = doc.layers[target].clone();
+        let progress = Arc::new(Mutex::new((Stage::Load, 0.0)));
+        let cancel = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = channel();
+        let (p, c) = (progress.clone(), cancel.clone());
+        std::thread::spawn(move || {
+            let report_progress = move |s: Stage, f: f32| {
+                if let Ok(mut g) = p.lock() {
+                    *g = (s, f);
+                }
+            };
+            let opts = RunOptions {
+                out_dir: Some(dir.clone()),
+                cancel: Some(c.as_ref()),
+                progress: Some(&report_progress),
+                backend: BackendChoice::Auto,
+                gpu,
+            };
+            let result = run(&job, &opts).map_err(|e| e.to_string()).and_then(|report| {
+                let out = dir.join(job.spec.output.ply.file_name().unwrap_or_default());
+                let all = formats::load(&out, &LoadOptions::default()).map_err(|e| e.to_string())?.cloud;
+                let start: usize = counts[..target].iter().sum();
+                let mask: Vec<bool> = (0..all.len()).map(|i| i >= start && i < start + counts[target]).collect();
+                let mut part = all.select(&mask);
+                // Back into the layer's frame: the job baked its transform (SH rotated too).
+                layer.transform.similarity().inverse().bake(&mut part);
+                let mut blended = (*layer.cloud).clone();
+                if part.sh.len() != blended.sh.len() {
+                    return Err("the stitched target does not match the layer".to_string());
+                }
+                blended.sh = part.sh;
+                Ok(StitchResult { target, blended, report })
+            });
+            let _ = std::fs::remove_dir_all(&dir);
+            let _ = tx.send(result);
+        });
+        Ok(StitchRun { progress, cancel, started: Instant::now(), rx })
+    }
+
+    /// The result once the worker is done.
+    pub fn poll(&self) -> Option<Result<StitchResult, String>> {
+        match self.rx.try_recv() {
+            Ok(r) => Some(r),
+            Err(TryRecvError::Empty) => None,
+            Err(TryRecvError::Disconnected) => Some(Err("the stitch worker stopped unexpectedly".into())),
+        }
+    }
+
+    pub fn cancel(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64));
+    h.finish()
+}
+
+/// A stage's name for the progress bar.
+pub fn stage_name(s: Stage) -> &'static str {
+    match s {
+        Stage::Load => "composing",
+        Stage::Boundary => "finding the seam",
+        Stage::Precompute => "reference views",
+        Stage::Optimize => "blending",
+        Stage::Metrics => "measuring",
+        Stage::Export => "finishing",
+    }
+}

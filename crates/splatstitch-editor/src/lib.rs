@@ -2,6 +2,7 @@
 //! drawn by the renderer on the window's own wgpu device. The UI logic ([`app`]) is separate
 //! from the window ([`window`]) so UI tests drive it with the CPU renderer.
 
+pub mod alignment;
 pub mod app;
 pub mod autosave;
 pub mod camera;

@@ -642,6 +642,46 @@ impl EditorApp {
         });
     }
 
+    /// Copies the selected Gaussians into a new layer; `separate` also deletes them from the
+    /// original (one undo step either way).
+    pub fn selection_to_layer(&mut self, separate: bool) {
+        let Some(i) = self.selected.filter(|&i| i < self.doc.layers.len()) else { return };
+        let l = &self.doc.layers[i];
+        let mask: Vec<bool> = l.flags.iter().map(|f| f.has(LayerFlags::SELECTED)).collect();
+        if !mask.iter().any(|m| *m) {
+            self.status = "nothing selected".into();
+            return;
+        }
+        let name = unique_name(&self.doc.layers, &format!("{} part", l.name));
+        let mut part = DocLayer::new(
+            name.clone(),
+            l.file.with_file_name(format!("{name}.layer.ply")),
+            Role::Fixed,
+            l.cloud.select(&mask),
+        );
+        part.transform = l.transform.clone();
+        part.derived = true;
+        let mut edits = vec![Edit::Add { index: i + 1, layer: Box::new(part) }];
+        if separate {
+            let before = l.flags.clone();
+            let after: Vec<LayerFlags> = before
+                .iter()
+                .map(|f| {
+                    let mut f = *f;
+                    if f.has(LayerFlags::SELECTED) {
+                        f.set(LayerFlags::DELETED, true);
+                        f.set(LayerFlags::SELECTED, false);
+                    }
+                    f
+                })
+                .collect();
+            edits.insert(0, Edit::Flags { layer: i, label: "separate".into(), before, after: Arc::new(after) });
+        }
+        let label = format!("{} selection to {name}", if separate { "separate" } else { "duplicate" });
+        self.apply(Edit::Batch { label, edits });
+        self.selected = Some(i + 1);
+    }
+
     fn selected_layer_len(&self) -> usize {
         self.selected.and_then(|i| self.doc.layers.get(i)).map_or(0, |l| l.len())
     }
@@ -1124,6 +1164,14 @@ impl EditorApp {
             }
             if ui.add_enabled(sel > 0, egui::Button::new("Delete selected")).clicked() {
                 self.hide_selected(LayerFlags::DELETED);
+            }
+        });
+        ui.horizontal(|ui| {
+            if ui.add_enabled(sel > 0, egui::Button::new("Separate to layer")).clicked() {
+                self.selection_to_layer(true);
+            }
+            if ui.add_enabled(sel > 0, egui::Button::new("Duplicate to layer")).clicked() {
+                self.selection_to_layer(false);
             }
         });
     }

@@ -49,8 +49,10 @@ impl Autosave {
         if let Some(d) = self.path.parent() {
             std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
         }
-        // Absolute capture paths: the recovery file lives far from the captures.
-        let spec = doc.job_file(None);
+        // Absolute capture paths: the recovery file lives far from the captures; layers their
+        // captures no longer describe are written beside it.
+        let dir = self.path.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+        let spec = doc.job_file_writing(None, &dir).map_err(|e| e.to_string())?;
         let text = toml::to_string_pretty(&spec).map_err(|e| e.to_string())?;
         splatstitch_core::formats::write_atomically(&self.path, text.as_bytes())
             .map_err(|e| format!("{}: {e}", self.path.display()))

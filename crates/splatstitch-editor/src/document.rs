@@ -39,11 +39,16 @@ pub struct DocLayer {
     /// Per-Gaussian selected / hidden / deleted bits (edits replace the whole vector, so undo
     /// keeps the old one).
     pub flags: Arc<Vec<LayerFlags>>,
+    /// The cloud as loaded from `file`; when `cloud` is another one (a stitch result) or the
+    /// layer was cut from another (`derived`), saving writes the layer's own PLY.
+    pub original: Arc<GaussianCloud>,
+    pub derived: bool,
 }
 
 impl DocLayer {
     pub fn new(name: String, file: PathBuf, role: Role, cloud: GaussianCloud) -> Self {
         let n = cloud.len();
+        let cloud = Arc::new(cloud);
         DocLayer {
             name,
             file,
@@ -51,9 +56,22 @@ impl DocLayer {
             crop: None,
             transform: TransformSpec::default(),
             visible: true,
-            cloud: Arc::new(cloud),
+            original: cloud.clone(),
+            cloud,
             flags: Arc::new(vec![LayerFlags::default(); n]),
+            derived: false,
         }
+    }
+
+    /// True when the capture file no longer describes this layer.
+    pub fn needs_own_file(&self) -> bool {
+        self.derived || !Arc::ptr_eq(&self.cloud, &self.original) || self.count(LayerFlags::DELETED) > 0
+    }
+
+    /// The layer's Gaussians minus deleted ones, in its own frame.
+    pub fn kept(&self) -> GaussianCloud {
+        let keep: Vec<bool> = self.flags.iter().map(|f| !f.has(LayerFlags::DELETED)).collect();
+        if keep.iter().all(|k| *k) { (*self.cloud).clone() } else { self.cloud.select(&keep) }
     }
 
     pub fn count(&self, bit: u8) -> usize {
@@ -183,6 +201,35 @@ impl Document {
         }
     }
 
+    /// [`Self::job_file`], after writing each layer that its capture no longer describes
+    /// (deletions, a stitch result, a separated part) as its own PLY in `dir`.
+    pub fn job_file_writing(&self, job_path: Option<&Path>, dir: &Path) -> Result<JobFile, DocumentError> {
+        let mut spec = self.job_file(job_path);
+        let base = job_path.and_then(|j| std::path::absolute(j).ok()).and_then(|p| p.parent().map(Path::to_path_buf));
+        for (l, s) in self.layers.iter().zip(spec.layers.iter_mut()) {
+            if !l.needs_own_file() {
+                continue;
+            }
+            let safe: String =
+                l.name.chars().map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+            // Never over a capture some layer reads (a reopened job's own layer files included).
+            let path = (0..)
+                .map(|i| dir.join(if i == 0 { format!("{safe}.layer.ply") } else { format!("{safe}.{i}.layer.ply") }))
+                .find(|p| self.refuse_inputs(p).is_ok())
+                .expect("some name is free");
+            std::fs::create_dir_all(dir).map_err(|e| DocumentError::Save { path: dir.into(), error: e.to_string() })?;
+            formats::save(&path, &l.kept(), &SaveOptions::default())
+                .map_err(|e| DocumentError::Save { path: path.clone(), error: e.to_string() })?;
+            s.file = match &base {
+                Some(b) => path.strip_prefix(b).map(Path::to_path_buf).unwrap_or(path),
+                None => std::path::absolute(&path).unwrap_or(path),
+            };
+            // The written cloud is already cropped.
+            s.crop = None;
+        }
+        Ok(spec)
+    }
+
     fn refuse_inputs(&self, path: &Path) -> Result<(), DocumentError> {
         let abs = std::path::absolute(path).unwrap_or_else(|_| path.into());
         if self.layers.iter().any(|l| l.file == abs || l.file == path) {
@@ -195,7 +242,8 @@ impl Document {
     /// instance no target yet); the file is written either way, so no work is lost.
     pub fn save_job(&mut self, path: &Path) -> Result<Option<String>, DocumentError> {
         self.refuse_inputs(path)?;
-        let spec = self.job_file(Some(path));
+        let dir = std::path::absolute(path).ok().and_then(|p| p.parent().map(Path::to_path_buf)).unwrap_or_default();
+        let spec = self.job_file_writing(Some(path), &dir)?;
         let text = toml::to_string_pretty(&spec)
             .map_err(|e| DocumentError::Save { path: path.into(), error: e.to_string() })?;
         let text = format!(
@@ -205,13 +253,6 @@ impl Document {
         formats::write_atomically(path, text.as_bytes())
             .map_err(|e| DocumentError::Save { path: path.into(), error: e.to_string() })?;
         self.path = Some(path.into());
-        let deleted: usize = self.layers.iter().map(|l| l.count(LayerFlags::DELETED)).sum();
-        if deleted > 0 {
-            return Ok(Some(format!(
-                "saved; the job format has no per-Gaussian deletions, so the {deleted} deleted Gaussians come back \
-                 when it runs headless (Export writes the composite without them)"
-            )));
-        }
         Ok(Job::parse(path, &text).err().map(|e| format!("saved, but it will not run headless yet: {e}")))
     }
 
@@ -222,9 +263,7 @@ impl Document {
         let degree = visible.iter().map(|l| l.cloud.sh_degree).max().ok_or(DocumentError::Empty)?;
         let mut out: Option<GaussianCloud> = None;
         for l in visible {
-            let keep: Vec<bool> = l.flags.iter().map(|f| !f.has(LayerFlags::DELETED)).collect();
-            let kept = if keep.iter().all(|k| *k) { (*l.cloud).clone() } else { l.cloud.select(&keep) };
-            let mut c = with_sh_degree(&kept, degree);
+            let mut c = with_sh_degree(&l.kept(), degree);
             l.transform.similarity().bake(&mut c);
             match &mut out {
                 Some(o) => o.append(&c),

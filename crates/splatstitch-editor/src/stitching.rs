@@ -39,16 +39,12 @@ impl StitchRun {
         if !doc.layers.iter().any(|l| l.role == Role::Source) {
             return Err("no layer is a source".into());
         }
-        if doc.layers.iter().any(|l| l.count(LayerFlags::DELETED) > 0) {
-            return Err("a layer has deleted Gaussians, which a job cannot express: export the composite and \
-                        open it as a layer, or undo the deletion"
-                .into());
-        }
         let dir = std::env::temp_dir().join(format!("splatstitch-editor-{}-{}", std::process::id(), rand_suffix()));
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let text = toml::to_string(&doc.job_file(None)).map_err(|e| e.to_string())?;
+        let spec = doc.job_file_writing(None, &dir).map_err(|e| e.to_string())?;
+        let text = toml::to_string(&spec).map_err(|e| e.to_string())?;
         let job = Job::parse(&dir.join("editor.toml"), &text).map_err(|e| e.to_string())?;
-        let counts: Vec<usize> = doc.layers.iter().map(|l| l.len()).collect();
+        let counts: Vec<usize> = doc.layers.iter().map(|l| l.len() - l.count(LayerFlags::DELETED)).collect();
         let layer = doc.layers[target].clone();
         let progress = Arc::new(Mutex::new((Stage::Load, 0.0)));
         let cancel = Arc::new(AtomicBool::new(false));
@@ -75,11 +71,17 @@ impl StitchRun {
                 let mut part = all.select(&mask);
                 // Back into the layer's frame: the job baked its transform (SH rotated too).
                 layer.transform.similarity().inverse().bake(&mut part);
+                // Deleted Gaussians took no part: they keep their colours.
                 let mut blended = (*layer.cloud).clone();
-                if part.sh.len() != blended.sh.len() {
+                let k = blended.coeffs_per_channel() * 3;
+                let kept: Vec<usize> =
+                    (0..blended.len()).filter(|&g| !layer.flags[g].has(LayerFlags::DELETED)).collect();
+                if part.len() != kept.len() || part.coeffs_per_channel() * 3 != k {
                     return Err("the stitched target does not match the layer".to_string());
                 }
-                blended.sh = part.sh;
+                for (row, &g) in kept.iter().enumerate() {
+                    blended.sh[g * k..(g + 1) * k].copy_from_slice(&part.sh[row * k..(row + 1) * k]);
+                }
                 Ok(StitchResult { target, blended, report })
             });
             let _ = std::fs::remove_dir_all(&dir);

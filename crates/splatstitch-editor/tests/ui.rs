@@ -314,3 +314,46 @@ fn stitch_panel_runs_a_tiny_job_and_cancels_a_long_one() {
     assert!(h.state().app.status.contains("cancelled"), "{}", h.state().app.status);
     assert_eq!(h.state().app.doc.layers[1].cloud.sh, before, "a cancelled run changes nothing");
 }
+
+#[test]
+fn separate_selection_into_a_layer_and_save_it_as_a_job() {
+    use splatstitch_core::LayerFlags;
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = open(&demo(), None);
+    h.get_by_label("flowers").click();
+    h.run_steps(2);
+    h.get_by_label("Rectangle select (B)").click();
+    h.run_steps(2);
+    let (a, b) = (egui::pos2(420.0, 300.0), egui::pos2(640.0, 520.0));
+    h.hover_at(a);
+    h.run_steps(1);
+    h.drag_at(a);
+    h.run_steps(1);
+    h.hover_at(b);
+    h.run_steps(1);
+    h.drop_at(b);
+    h.run_steps(3);
+    let selected = h.state().app.doc.layers[0].count(LayerFlags::SELECTED);
+    assert!(selected > 100, "{selected}");
+    click_panel(&mut h, "Separate to layer");
+    h.run_steps(2);
+    let app = &h.state().app;
+    assert_eq!(app.doc.layers.len(), 3);
+    assert_eq!(app.doc.layers[1].len(), selected);
+    assert_eq!(app.doc.layers[0].count(LayerFlags::DELETED), selected);
+
+    let job = dir.path().join("parts.toml");
+    assert!(h.state_mut().app.save_job(Some(job.clone())), "{:?}", h.state().app.error);
+    splatstitch_stitch::Job::load(&job).unwrap();
+    let h2 = open(&job, None);
+    let counts: Vec<usize> = h2.state().app.doc.layers.iter().map(|l| l.len()).collect();
+    assert_eq!(counts, vec![26895 - selected, selected, 4721], "the job holds the separated parts");
+    // Saving again after reopening never writes over the layer files it reads.
+    let mut h2 = h2;
+    assert!(h2.state_mut().app.save_job(Some(dir.path().join("again.toml"))));
+
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    h.run_steps(2);
+    assert_eq!(h.state().app.doc.layers.len(), 2);
+    assert_eq!(h.state().app.doc.layers[0].count(LayerFlags::DELETED), 0);
+}

@@ -116,6 +116,11 @@ pub struct SelectionSettings {
     pub max_colour_jump: f32,
     pub opacity: (f32, f32),
     pub size: (f32, f32),
+    /// World-space box and sphere volumes.
+    pub box_min: [f32; 3],
+    pub box_max: [f32; 3],
+    pub sphere_centre: [f32; 3],
+    pub sphere_radius: f32,
 }
 
 impl Default for SelectionSettings {
@@ -128,6 +133,10 @@ impl Default for SelectionSettings {
             max_colour_jump: 0.25,
             opacity: (0.0, 1.0),
             size: (0.0, 10.0),
+            box_min: [-0.5; 3],
+            box_max: [0.5; 3],
+            sphere_centre: [0.0; 3],
+            sphere_radius: 0.25,
         }
     }
 }
@@ -1124,6 +1133,45 @@ impl EditorApp {
             if ui.button("Shrink").clicked() {
                 self.grow_selection(-1);
             }
+        });
+        ui.collapsing("Box / sphere (world units)", |ui| {
+            let st = &mut self.selection_settings;
+            let row = |ui: &mut egui::Ui, label: &str, v: &mut [f32; 3]| {
+                ui.horizontal(|ui| {
+                    ui.label(label);
+                    for x in v.iter_mut() {
+                        ui.add(egui::DragValue::new(x).speed(0.01));
+                    }
+                });
+            };
+            row(ui, "box min", &mut st.box_min);
+            row(ui, "box max", &mut st.box_max);
+            row(ui, "centre", &mut st.sphere_centre);
+            ui.add(egui::DragValue::new(&mut st.sphere_radius).range(0.0..=f32::MAX).speed(0.01).prefix("radius "));
+            let (lo, hi, c, r) = (st.box_min, st.box_max, st.sphere_centre, st.sphere_radius);
+            ui.horizontal(|ui| {
+                let l = &self.doc.layers[i];
+                let t = l.transform.similarity();
+                if ui.button("Select box").clicked() {
+                    let hits = crate::selection::in_box(
+                        &l.cloud,
+                        &t,
+                        glam::Vec3::from(lo).min(hi.into()),
+                        glam::Vec3::from(hi).max(lo.into()),
+                    );
+                    self.select_hits(&hits, crate::selection::Mode::Replace);
+                } else if ui.button("Select sphere").clicked() {
+                    let hits = crate::selection::in_sphere(&l.cloud, &t, c.into(), r);
+                    self.select_hits(&hits, crate::selection::Mode::Replace);
+                } else if ui.button("Fit to layer").on_hover_text("box and sphere around the layer").clicked()
+                    && let Some((a, b)) = self.bounds(Some(i))
+                {
+                    let st = &mut self.selection_settings;
+                    (st.box_min, st.box_max) = (a.to_array(), b.to_array());
+                    st.sphere_centre = ((a + b) * 0.5).to_array();
+                    st.sphere_radius = (b - a).length() * 0.25;
+                }
+            });
         });
         ui.collapsing("By opacity and size", |ui| {
             let st = &mut self.selection_settings;

@@ -357,3 +357,34 @@ fn separate_selection_into_a_layer_and_save_it_as_a_job() {
     assert_eq!(h.state().app.doc.layers.len(), 2);
     assert_eq!(h.state().app.doc.layers[0].count(LayerFlags::DELETED), 0);
 }
+
+#[test]
+fn box_and_sphere_volumes_select_in_world_space() {
+    use splatstitch_core::LayerFlags;
+    let mut h = open(&demo(), None);
+    h.get_by_label("fruit").click();
+    h.run_steps(2);
+    click_panel(&mut h, "Box / sphere (world units)");
+    h.run_steps(2);
+    click_panel(&mut h, "Fit to layer");
+    h.run_steps(2);
+    click_panel(&mut h, "Select box");
+    h.run_steps(2);
+    assert_eq!(h.state().app.doc.layers[1].count(LayerFlags::SELECTED), 4721, "the layer's own box holds it all");
+    click_panel(&mut h, "Select sphere");
+    h.run_steps(2);
+    let app = &h.state().app;
+    let l = &app.doc.layers[1];
+    let st = &app.selection_settings;
+    let expected = splatstitch_editor::selection::in_sphere(
+        &l.cloud,
+        &l.transform.similarity(),
+        st.sphere_centre.into(),
+        st.sphere_radius,
+    )
+    .iter()
+    .filter(|x| **x)
+    .count();
+    assert!(expected > 0 && expected < 4721);
+    assert_eq!(l.count(LayerFlags::SELECTED), expected);
+}

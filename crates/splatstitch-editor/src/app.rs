@@ -62,6 +62,15 @@ fn with_field(t: &TransformSpec, i: usize, v: f32) -> TransformSpec {
     t
 }
 
+/// A similarity as the job's transform fields.
+fn spec_of(t: &splatstitch_core::Similarity) -> TransformSpec {
+    TransformSpec {
+        scale: t.scale,
+        rotate_deg: crate::gizmo::quat_to_euler_deg(t.rotation),
+        translate: t.translation.to_array(),
+    }
+}
+
 /// A finished stitch, for the before/after toggle and its metrics.
 pub struct LastStitch {
     pub layer: usize,
@@ -93,6 +102,8 @@ pub enum Tool {
     Brush,
     /// Click a Gaussian: select what its colour or its connected region says (see `PickKind`).
     Pick,
+    /// Click point pairs: on the selected layer, then on the fixed layer, alternately.
+    Align,
 }
 
 /// What a click with the pick tool selects.
@@ -141,7 +152,41 @@ impl Default for SelectionSettings {
     }
 }
 
+/// The live (not hidden, not deleted) centre of `l` under the cursor: among those within
+/// `radius` pixels of `at`, the front-most surface (depth within 2 % of the nearest), and on it
+/// the one closest to the cursor.
+fn pick_centre(l: &DocLayer, projected: &[Option<(glam::Vec2, f32)>], at: glam::Vec2, radius: f32) -> Option<usize> {
+    let near: Vec<(usize, f32, f32)> = projected
+        .iter()
+        .enumerate()
+        .filter_map(|(g, q)| {
+            let f = l.flags[g];
+            let (q, z) = (*q)?;
+            let d = q.distance(at);
+            (!f.has(LayerFlags::HIDDEN) && !f.has(LayerFlags::DELETED) && d <= radius).then_some((g, d, z))
+        })
+        .collect();
+    // Faint floaters are not the surface the user points at.
+    let solid: Vec<(usize, f32, f32)> =
+        near.iter().copied().filter(|n| splatstitch_core::cloud::sigmoid(l.cloud.opacities[n.0]) > 0.5).collect();
+    let near = if solid.is_empty() { near } else { solid };
+    let front = near.iter().map(|n| n.2).fold(f32::MAX, f32::min);
+    near.into_iter().filter(|n| n.2 <= front * 1.02).min_by(|a, b| a.1.total_cmp(&b.1)).map(|n| n.0)
+}
+
+/// Point pairs picked for aligning the selected ("moving") layer to a fixed one.
+#[derive(Debug, Clone, Default)]
+pub struct AlignState {
+    pub fixed: Option<usize>,
+    /// Picked on the moving layer, in its own (untransformed) frame.
+    pub moving_points: Vec<glam::Vec3>,
+    /// Picked on the fixed layer, in world space.
+    pub fixed_points: Vec<glam::Vec3>,
+    pub last: Option<crate::alignment::Fit>,
+}
+
 pub struct EditorApp {
+    pub align: AlignState,
     /// The window's GPU, shared with the optimizer when a stitch runs (None in UI tests).
     pub gpu: Option<splatstitch_render::gpu::GpuContext>,
     stitch_run: Option<crate::stitching::StitchRun>,
@@ -192,6 +237,7 @@ impl EditorApp {
     pub fn new(doc: Document, autosave: Option<Autosave>) -> Self {
         let recovery_offer = autosave.as_ref().and_then(|a| a.pending());
         let mut app = EditorApp {
+            align: AlignState::default(),
             gpu: None,
             stitch_run: None,
             last_stitch: None,
@@ -528,6 +574,10 @@ impl EditorApp {
         ppp: f32,
     ) {
         use crate::selection as sel;
+        if let (Tool::Align, Shape::Click(p)) = (self.tool, &shape) {
+            self.pick_align_point(*p, camera, ppp);
+            return;
+        }
         let Some(l) = self.selected.and_then(|i| self.doc.layers.get(i)) else { return };
         let t = l.transform.similarity();
         let projected = sel::project(&l.cloud, &t, camera);
@@ -539,22 +589,7 @@ impl EditorApp {
                 sel::brush(&projected, &points.into_iter().map(px).collect::<Vec<_>>(), radius * ppp)
             }
             Shape::Click(p) => {
-                // The front-most live centre within 8 px of the click.
-                let at = px(p);
-                let picked = projected
-                    .iter()
-                    .enumerate()
-                    .filter(|(g, q)| {
-                        let f = l.flags[*g];
-                        !f.has(LayerFlags::HIDDEN)
-                            && !f.has(LayerFlags::DELETED)
-                            && q.is_some_and(|(q, _)| q.distance(at) <= 8.0 * ppp)
-                    })
-                    .min_by(|a, b| {
-                        a.1.map(|x| x.1).unwrap_or(f32::MAX).total_cmp(&b.1.map(|x| x.1).unwrap_or(f32::MAX))
-                    })
-                    .map(|(g, _)| g);
-                let Some(g) = picked else {
+                let Some(g) = pick_centre(l, &projected, px(p), 8.0 * ppp) else {
                     self.status = "nothing under the cursor".into();
                     return;
                 };
@@ -570,6 +605,66 @@ impl EditorApp {
             }
         };
         self.select_hits(&hits, mode);
+    }
+
+    /// Adds a picked point: on the moving (selected) layer when the pairs are complete, else on
+    /// the fixed layer.
+    fn pick_align_point(&mut self, p: egui::Pos2, camera: &splatstitch_render::Camera, ppp: f32) {
+        let (Some(moving), Some(fixed)) = (self.selected, self.align.fixed) else {
+            self.status = "choose the fixed layer first".into();
+            return;
+        };
+        let on_moving = self.align.moving_points.len() == self.align.fixed_points.len();
+        let i = if on_moving { moving } else { fixed };
+        let Some(l) = self.doc.layers.get(i) else { return };
+        let t = l.transform.similarity();
+        let projected = crate::selection::project(&l.cloud, &t, camera);
+        let Some(g) = pick_centre(l, &projected, glam::Vec2::new(p.x, p.y) * ppp, 6.0 * ppp) else {
+            self.status = format!("no Gaussian of {} under the cursor", l.name);
+            return;
+        };
+        let local = glam::Vec3::from(l.cloud.positions[g]);
+        if on_moving {
+            self.align.moving_points.push(local);
+        } else {
+            self.align.fixed_points.push(t.transform_point(local));
+        }
+        self.status = format!("{} points picked", self.align.moving_points.len() + self.align.fixed_points.len());
+    }
+
+    /// Fits the moving layer's transform to the picked pairs (one undo step).
+    pub fn align_from_pairs(&mut self) {
+        let Some(moving) = self.selected else { return };
+        let n = self.align.fixed_points.len();
+        match crate::alignment::fit_similarity(&self.align.moving_points[..n], &self.align.fixed_points) {
+            Some(fit) => {
+                self.set_transform(moving, spec_of(&fit.transform));
+                self.status = format!("aligned from {} pairs: residual {:.4}", fit.pairs, fit.rms);
+                self.align.last = Some(fit);
+            }
+            None => self.error = Some("alignment needs 3 or more point pairs, not all on one line".into()),
+        }
+    }
+
+    /// Refines the moving layer's transform by ICP against the fixed layer (one undo step).
+    pub fn align_icp(&mut self) {
+        let (Some(moving), Some(fixed)) = (self.selected, self.align.fixed) else { return };
+        let (m, f) = (&self.doc.layers[moving], &self.doc.layers[fixed]);
+        let stride = (m.len() / 20_000).max(1);
+        let moving_pts: Vec<glam::Vec3> =
+            m.cloud.positions.iter().step_by(stride).map(|p| glam::Vec3::from(*p)).collect();
+        let ft = f.transform.similarity();
+        let fixed_pts: Vec<glam::Vec3> =
+            f.cloud.positions.iter().map(|p| ft.transform_point(glam::Vec3::from(*p))).collect();
+        let diag = self.bounds(Some(fixed)).map_or(1.0, |(a, b)| (b - a).length());
+        match crate::alignment::icp(&moving_pts, &fixed_pts, m.transform.similarity(), 0.05 * diag, 30) {
+            Some(fit) => {
+                self.set_transform(moving, spec_of(&fit.transform));
+                self.status = format!("ICP over {} pairs: residual {:.4}", fit.pairs, fit.rms);
+                self.align.last = Some(fit);
+            }
+            None => self.error = Some("ICP found too few nearby Gaussian pairs: align roughly first".into()),
+        }
     }
 
     /// The selected layer's KNN graph (K = 8), built once per cloud.
@@ -1006,6 +1101,8 @@ impl EditorApp {
                 });
                 ui.separator();
                 self.selection_section(ui, i);
+                ui.separator();
+                self.align_section(ui, i);
             } else {
                 ui.weak("Select a layer to edit it.");
             }
@@ -1026,6 +1123,54 @@ impl EditorApp {
                 }
             });
         }
+    }
+
+    fn align_section(&mut self, ui: &mut egui::Ui, i: usize) {
+        ui.collapsing("Align to another layer", |ui| {
+            let names: Vec<(usize, String)> =
+                self.doc.layers.iter().enumerate().filter(|(j, _)| *j != i).map(|(j, l)| (j, l.name.clone())).collect();
+            let current = self.align.fixed.and_then(|f| names.iter().find(|(j, _)| *j == f)).map(|(_, n)| n.clone());
+            let combo = egui::ComboBox::from_id_salt("align fixed")
+                .selected_text(current.unwrap_or_else(|| "choose…".into()))
+                .show_ui(ui, |ui| {
+                    for (j, n) in &names {
+                        if ui.selectable_label(self.align.fixed == Some(*j), n).clicked() {
+                            self.align.fixed = Some(*j);
+                        }
+                    }
+                });
+            combo.response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::ComboBox, true, "fixed layer"));
+            let mut on = self.tool == Tool::Align;
+            if ui
+                .toggle_value(&mut on, "Pick point pairs")
+                .on_hover_text(
+                    "Click a point on this layer, then the same point on the fixed layer; three pairs or more.",
+                )
+                .changed()
+            {
+                self.tool = if on { Tool::Align } else { Tool::Orbit };
+            }
+            let pairs = self.align.fixed_points.len();
+            ui.label(format!(
+                "{pairs} pairs{}",
+                if self.align.moving_points.len() > pairs { " + 1 point" } else { "" }
+            ));
+            ui.horizontal(|ui| {
+                if ui.add_enabled(pairs >= 3, egui::Button::new("Align")).clicked() {
+                    self.align_from_pairs();
+                }
+                if ui.add_enabled(self.align.fixed.is_some(), egui::Button::new("Refine (ICP)")).clicked() {
+                    self.align_icp();
+                }
+                if ui.button("Clear pairs").clicked() {
+                    self.align.moving_points.clear();
+                    self.align.fixed_points.clear();
+                }
+            });
+            if let Some(f) = self.align.last {
+                ui.label(format!("residual {:.5} over {} pairs", f.rms, f.pairs));
+            }
+        });
     }
 
     fn stitch_section(&mut self, ui: &mut egui::Ui) {
@@ -1405,7 +1550,7 @@ impl EditorApp {
         };
         let to_local = |p: egui::Pos2| p - rect.min.to_vec2();
         let selecting = matches!(self.tool, Tool::Rectangle | Tool::Lasso | Tool::Brush);
-        if self.tool == Tool::Pick
+        if matches!(self.tool, Tool::Pick | Tool::Align)
             && response.clicked()
             && let Some(p) = response.interact_pointer_pos()
         {

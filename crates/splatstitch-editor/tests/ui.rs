@@ -388,3 +388,97 @@ fn box_and_sphere_volumes_select_in_world_space() {
     assert!(expected > 0 && expected < 4721);
     assert_eq!(l.count(LayerFlags::SELECTED), expected);
 }
+
+#[test]
+fn alignment_recovers_a_known_transform_from_clicked_pairs() {
+    use splatstitch_editor::selection::project;
+    let mut h = open(&demo(), None);
+    h.get_by_label("flowers").click();
+    h.run_steps(2);
+    h.get_by_label("Duplicate").click();
+    h.run_steps(2);
+    // The copy (now selected) moved off by a known similarity.
+    type_into(&mut h, "rotate y", "12");
+    type_into(&mut h, "translate x", "0.15");
+    type_into(&mut h, "scale", "1.1");
+    click_panel(&mut h, "Align to another layer");
+    h.run_steps(2);
+    // Fixed layer: the original flowers (the combo's entry shares its label with the layer row).
+    h.get_by_label("fixed layer");
+    h.state_mut().app.align.fixed = Some(0);
+    assert_eq!(h.state().app.selected, Some(1));
+    click_panel(&mut h, "Pick point pairs");
+    h.run_steps(2);
+    assert_eq!(h.state().app.tool, splatstitch_editor::app::Tool::Align);
+    // Click the same six well-spread Gaussians in both layers where the viewport shows them.
+    let app = &h.state().app;
+    let [w, hh] = app.viewport_size;
+    let cam = app.camera.to_camera(w, hh).unwrap();
+    let (o, ppp) = (app.viewport_rect.min, h.ctx.pixels_per_point());
+    let (moving, fixed) = (&app.doc.layers[1], &app.doc.layers[0]);
+    let pm = project(&moving.cloud, &moving.transform.similarity(), &cam);
+    let pf = project(&fixed.cloud, &fixed.transform.similarity(), &cam);
+    let n = fixed.len();
+    let inside = |q: &Option<(glam::Vec2, f32)>| {
+        q.is_some_and(|(q, _)| q.x > 20.0 && q.y > 20.0 && q.x < w as f32 - 20.0 && q.y < hh as f32 - 20.0)
+    };
+    // Well-spread, opaque Gaussians that are in front at their pixel in both views (what a user
+    // clicks on is the visible surface).
+    let opaque: Vec<bool> = fixed.cloud.opacities.iter().map(|o| splatstitch_core::cloud::sigmoid(*o) > 0.5).collect();
+    let front = |p: &[Option<(glam::Vec2, f32)>], g: usize| {
+        let (q, z) = p[g].unwrap();
+        p.iter().zip(&opaque).all(|(o, op)| !op || o.is_none_or(|(o, oz)| o.distance(q) > 3.0 || oz >= z * 0.99))
+    };
+    let chosen: Vec<usize> = (0..n)
+        .step_by(n / 2000)
+        .filter(|&g| {
+            splatstitch_core::cloud::sigmoid(fixed.cloud.opacities[g]) > 0.9
+                && inside(&pm[g])
+                && inside(&pf[g])
+                && front(&pm, g)
+                && front(&pf, g)
+        })
+        .take(8)
+        .collect();
+    assert!(chosen.len() >= 4, "{chosen:?}");
+    let to_screen = |q: glam::Vec2| egui::pos2(o.x + q.x / ppp, o.y + q.y / ppp);
+    let clicks: Vec<egui::Pos2> =
+        chosen.iter().flat_map(|&g| [to_screen(pm[g].unwrap().0), to_screen(pf[g].unwrap().0)]).collect();
+    for c in clicks {
+        h.hover_at(c);
+        h.run_steps(1);
+        h.drag_at(c);
+        h.run_steps(1);
+        h.drop_at(c);
+        h.run_steps(2);
+    }
+    assert_eq!(h.state().app.align.fixed_points.len(), chosen.len(), "{}", h.state().app.status);
+    click_panel(&mut h, "Align");
+    h.run_steps(2);
+    let t = h.state().app.doc.layers[1].transform.similarity();
+    let truth = h.state().app.doc.layers[0].transform.similarity();
+    let angle = t.rotation.angle_between(truth.rotation).to_degrees();
+    let moved = (t.translation - truth.translation).length();
+    let fit = h.state().app.align.last.unwrap();
+    eprintln!(
+        "{} clicked pairs: rotation error {angle:.2}°, scale {:.4}, translation {moved:.4}, residual {:.4}",
+        fit.pairs, t.scale, fit.rms
+    );
+    assert!(angle < 3.0 && (t.scale - 1.0).abs() < 0.05 && moved < 0.03, "alignment off");
+    // ICP then tightens it on the Gaussian centres.
+    click_panel(&mut h, "Refine (ICP)");
+    h.run_steps(2);
+    let t = h.state().app.doc.layers[1].transform.similarity();
+    let angle = t.rotation.angle_between(truth.rotation).to_degrees();
+    eprintln!(
+        "after ICP: rotation error {angle:.3}°, scale {:.5}, residual {:.5}",
+        t.scale,
+        h.state().app.align.last.unwrap().rms
+    );
+    assert!(angle < 0.5 && (t.scale - 1.0).abs() < 0.01);
+    // One undo step each.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    h.run_steps(2);
+    assert_eq!(h.state().app.doc.layers[1].transform.scale, 1.1);
+}

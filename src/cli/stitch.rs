@@ -97,6 +97,7 @@ pub fn run_stitch(a: StitchArgs, quiet: bool) -> anyhow::Result<()> {
         progress: Some(&progress),
         backend: a.backend.into(),
         gpu: None,
+        preview: None,
     };
     let report = run(&job, &opts);
     bar.finish_and_clear();

@@ -190,6 +190,8 @@ pub struct EditorApp {
     /// The window's GPU, shared with the optimizer when a stitch runs (None in UI tests).
     pub gpu: Option<splatstitch_render::gpu::GpuContext>,
     stitch_run: Option<crate::stitching::StitchRun>,
+    /// The target's cloud before a running stitch's previews replaced it.
+    stitch_before: Option<(usize, Arc<GaussianCloud>)>,
     /// The last stitch: its report, and before/after clouds for the comparison toggle.
     pub last_stitch: Option<LastStitch>,
     pub doc: Document,
@@ -240,6 +242,7 @@ impl EditorApp {
             align: AlignState::default(),
             gpu: None,
             stitch_run: None,
+            stitch_before: None,
             last_stitch: None,
             doc,
             tool: Tool::Orbit,
@@ -304,11 +307,31 @@ impl EditorApp {
     fn poll_stitch(&mut self, ctx: &egui::Context) {
         let Some(run) = &self.stitch_run else { return };
         let Some(result) = run.poll() else {
+            // Live preview: shown on the target, outside the history until the run ends.
+            let preview = run.preview.lock().ok().and_then(|mut g| g.take());
+            if let Some(cloud) = preview
+                && let Some(l) = self.doc.layers.get_mut(run.target)
+                && l.len() == cloud.len()
+            {
+                if self.stitch_before.is_none() {
+                    self.stitch_before = Some((run.target, l.cloud.clone()));
+                }
+                l.cloud = Arc::new(cloud);
+                self.doc_version += 1;
+                self.view_version += 1;
+            }
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
             return;
         };
         let secs = run.started.elapsed().as_secs_f32();
         self.stitch_run = None;
+        if let Some((t, before)) = self.stitch_before.take()
+            && let Some(l) = self.doc.layers.get_mut(t)
+        {
+            l.cloud = before;
+            self.doc_version += 1;
+            self.view_version += 1;
+        }
         match result {
             Err(e) if e.contains("cancelled") => self.status = "stitch cancelled; nothing changed".into(),
             Err(e) => self.error = Some(format!("stitch failed: {e}")),

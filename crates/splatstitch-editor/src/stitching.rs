@@ -23,7 +23,10 @@ pub struct StitchResult {
 
 /// A run in progress.
 pub struct StitchRun {
+    pub target: usize,
     pub progress: Arc<Mutex<(Stage, f32)>>,
+    /// The latest preview of the target (layer frame), taken by the UI.
+    pub preview: Arc<Mutex<Option<GaussianCloud>>>,
     pub cancel: Arc<AtomicBool>,
     pub started: Instant,
     rx: Receiver<Result<StitchResult, String>>,
@@ -50,10 +53,20 @@ impl StitchRun {
         let cancel = Arc::new(AtomicBool::new(false));
         let (tx, rx) = channel();
         let (p, c) = (progress.clone(), cancel.clone());
+        let preview = Arc::new(Mutex::new(None));
+        let preview_out = preview.clone();
+        let preview_layer = layer.clone();
         std::thread::spawn(move || {
             let report_progress = move |s: Stage, f: f32| {
                 if let Ok(mut g) = p.lock() {
                     *g = (s, f);
+                }
+            };
+            let send_preview = move |sh: &[f32]| {
+                if let Some(cloud) = to_layer(&preview_layer, sh)
+                    && let Ok(mut g) = preview_out.lock()
+                {
+                    *g = Some(cloud);
                 }
             };
             let opts = RunOptions {
@@ -62,32 +75,21 @@ impl StitchRun {
                 progress: Some(&report_progress),
                 backend: BackendChoice::Auto,
                 gpu,
+                preview: Some(&send_preview),
             };
             let result = run(&job, &opts).map_err(|e| e.to_string()).and_then(|report| {
                 let out = dir.join(job.spec.output.ply.file_name().unwrap_or_default());
                 let all = formats::load(&out, &LoadOptions::default()).map_err(|e| e.to_string())?.cloud;
                 let start: usize = counts[..target].iter().sum();
                 let mask: Vec<bool> = (0..all.len()).map(|i| i >= start && i < start + counts[target]).collect();
-                let mut part = all.select(&mask);
-                // Back into the layer's frame: the job baked its transform (SH rotated too).
-                layer.transform.similarity().inverse().bake(&mut part);
-                // Deleted Gaussians took no part: they keep their colours.
-                let mut blended = (*layer.cloud).clone();
-                let k = blended.coeffs_per_channel() * 3;
-                let kept: Vec<usize> =
-                    (0..blended.len()).filter(|&g| !layer.flags[g].has(LayerFlags::DELETED)).collect();
-                if part.len() != kept.len() || part.coeffs_per_channel() * 3 != k {
-                    return Err("the stitched target does not match the layer".to_string());
-                }
-                for (row, &g) in kept.iter().enumerate() {
-                    blended.sh[g * k..(g + 1) * k].copy_from_slice(&part.sh[row * k..(row + 1) * k]);
-                }
+                let part = all.select(&mask);
+                let blended = to_layer(&layer, &part.sh).ok_or("the stitched target does not match the layer")?;
                 Ok(StitchResult { target, blended, report })
             });
             let _ = std::fs::remove_dir_all(&dir);
             let _ = tx.send(result);
         });
-        Ok(StitchRun { progress, cancel, started: Instant::now(), rx })
+        Ok(StitchRun { target, progress, preview, cancel, started: Instant::now(), rx })
     }
 
     /// The result once the worker is done.
@@ -102,6 +104,25 @@ impl StitchRun {
     pub fn cancel(&self) {
         self.cancel.store(true, Ordering::Relaxed);
     }
+}
+
+/// The layer with new SH taken from the job's composite: `sh` holds the kept (not deleted)
+/// Gaussians in the composite's frame; they are rotated back into the layer's frame (the job
+/// baked its transform), deleted Gaussians keep their colours.
+fn to_layer(layer: &crate::document::DocLayer, sh: &[f32]) -> Option<GaussianCloud> {
+    let mut part = layer.kept();
+    if part.sh.len() != sh.len() {
+        return None;
+    }
+    part.sh.copy_from_slice(sh);
+    layer.transform.similarity().inverse().bake(&mut part);
+    let mut out = (*layer.cloud).clone();
+    let k = out.coeffs_per_channel() * 3;
+    let kept = (0..out.len()).filter(|&g| !layer.flags[g].has(LayerFlags::DELETED));
+    for (row, g) in kept.enumerate() {
+        out.sh[g * k..(g + 1) * k].copy_from_slice(&part.sh[row * k..(row + 1) * k]);
+    }
+    Some(out)
 }
 
 fn rand_suffix() -> u64 {

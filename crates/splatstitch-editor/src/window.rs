@@ -127,6 +127,9 @@ struct Shell {
     /// `SPLATSTITCH_BENCH_ORBIT=N`: once splats are drawn, orbit for N frames, waiting for the
     /// GPU each frame, then print the frame times and quit (docs/BENCHMARKS.md).
     bench: Option<(u64, Vec<f64>)>,
+    /// `SPLATSTITCH_BENCH_STITCH=1`: once splats are drawn, run the stitch panel's job and
+    /// record when each UI frame is drawn until it finishes; print the UI frame rate, then quit.
+    bench_stitch: Option<(bool, Vec<Instant>)>,
 }
 
 impl Shell {
@@ -267,6 +270,33 @@ impl Shell {
         r.gpu.queue.submit(extra.into_iter().chain([enc.finish()]));
         r.window.pre_present_notify();
         r.gpu.queue.present(surface_tex);
+        if let Some((started, frames)) = &mut self.bench_stitch
+            && self.app.first_frame.is_some()
+        {
+            if !*started {
+                self.app.start_stitch();
+                *started = true;
+            } else if self.app.is_idle() {
+                let gaps: Vec<f64> = frames.windows(2).map(|w| (w[1] - w[0]).as_secs_f64() * 1e3).collect();
+                let mut sorted = gaps.clone();
+                sorted.sort_by(f64::total_cmp);
+                let total = frames.last().zip(frames.first()).map_or(0.0, |(l, f)| (*l - *f).as_secs_f64());
+                eprintln!(
+                    "splatstitch bench: stitch ran {:.1} s beside the UI: {} UI frames, {:.1} fps, median gap {:.0} ms, \
+                     worst {:.0} ms; status: {}",
+                    total,
+                    frames.len(),
+                    frames.len() as f64 / total.max(1e-9),
+                    sorted.get(sorted.len() / 2).copied().unwrap_or(0.0),
+                    sorted.last().copied().unwrap_or(0.0),
+                    self.app.status
+                );
+                self.exit_after = Some(0);
+            } else {
+                frames.push(Instant::now());
+            }
+            r.window.request_redraw();
+        }
         if let Some((n, times)) = &mut self.bench
             && self.app.first_frame.is_some()
         {
@@ -386,6 +416,7 @@ pub fn run(app: EditorApp) -> Result<(), WindowError> {
         announced: false,
         exit_after: std::env::var("SPLATSTITCH_EXIT_AFTER_FRAMES").ok().and_then(|v| v.parse().ok()),
         bench: std::env::var("SPLATSTITCH_BENCH_ORBIT").ok().and_then(|v| v.parse().ok()).map(|n| (n, Vec::new())),
+        bench_stitch: std::env::var_os("SPLATSTITCH_BENCH_STITCH").map(|_| (false, Vec::new())),
     };
     event_loop.run_app(&mut shell).map_err(|e| WindowError::Start(e.to_string()))?;
     match shell.error {

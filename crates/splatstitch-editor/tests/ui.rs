@@ -309,6 +309,13 @@ fn stitch_panel_runs_a_tiny_job_and_cancels_a_long_one() {
         std::thread::sleep(Duration::from_millis(50));
         h.step();
     }
+    // Live preview: the target's colours change while the optimizer runs.
+    let start = Instant::now();
+    while h.state().app.doc.layers[1].cloud.sh == before {
+        assert!(start.elapsed() < Duration::from_secs(30), "no live preview within 30 s");
+        std::thread::sleep(Duration::from_millis(100));
+        h.step();
+    }
     click_panel(&mut h, "Cancel");
     wait_idle(&mut h);
     assert!(h.state().app.status.contains("cancelled"), "{}", h.state().app.status);

@@ -70,7 +70,7 @@ pub fn optimize_explicit(
     w: &Weights,
     device: &Device,
     fused_adam: bool,
-    mut step: impl FnMut(usize, Losses) -> bool,
+    mut step: impl FnMut(usize, Losses, &dyn Fn() -> Vec<f32>) -> bool,
 ) -> Vec<f32> {
     let (n, k, px) = (p.n, p.k, p.pixels);
     let shape = [n, k, 3];
@@ -199,7 +199,7 @@ pub fn optimize_explicit(
             };
             tracing::debug!("iteration {it}: {losses:?}");
         }
-        if !step(it, losses) {
+        if !step(it, losses, &|| adam.current()) {
             break;
         }
     }

@@ -244,6 +244,14 @@ impl Adam {
         }
     }
 
+    /// A copy of the current parameters (a read-back on a GPU).
+    pub(crate) fn current(&self) -> Vec<f32> {
+        match self {
+            Adam::Fused { sh, .. } => sh.clone(),
+            Adam::Tensors { sh, .. } => (**sh).clone().into_data().try_into_vec::<f32>().expect("f32 tensor"),
+        }
+    }
+
     pub(crate) fn into_vec(self) -> Vec<f32> {
         match self {
             Adam::Fused { sh, .. } => sh,
@@ -262,15 +270,15 @@ pub(crate) fn nearest_in_palette(px: Tensor<2>, palette: &Tensor<2>) -> Tensor<2
 }
 
 /// Runs Adam for `w.iterations`, one camera per iteration in turn. `step` is called after each
-/// iteration with its index and the latest losses read back (every [`LOSS_EVERY`] iterations
-/// and at the end); returning `false` stops early (cancel). `fused_adam` does the Adam step on
+/// iteration with its index, the latest losses read back (every [`LOSS_EVERY`] iterations and at
+/// the end) and a function giving the current SH (for previews); returning `false` stops early. `fused_adam` does the Adam step on
 /// the CPU (right for CPU backends, wrong for a GPU).
 pub fn optimize(
     p: &Problem,
     w: &Weights,
     device: &Device,
     fused_adam: bool,
-    mut step: impl FnMut(usize, Losses) -> bool,
+    mut step: impl FnMut(usize, Losses, &dyn Fn() -> Vec<f32>) -> bool,
 ) -> Vec<f32> {
     let (n, k) = (p.n, p.k);
     let shape = [n, k, 3];
@@ -375,7 +383,7 @@ pub fn optimize(
             };
             tracing::debug!("iteration {it}: {losses:?}");
         }
-        if !step(it, losses) {
+        if !step(it, losses, &|| adam.current()) {
             break;
         }
     }

@@ -90,6 +90,9 @@ pub struct RunOptions<'a> {
     pub progress: Option<&'a (dyn Fn(Stage, f32) + Sync)>,
     /// Where the optimizer runs (`auto` unless told).
     pub backend: BackendChoice,
+    /// Called about twice a second during the `stitch` optimization with the target's current
+    /// SH (composite frame, the target's layout): live previews in the editor.
+    pub preview: Option<&'a (dyn Fn(&[f32]) + Sync)>,
     /// The renderer's GPU context, when the caller has one (the editor): the optimizer then
     /// shares its device instead of making another.
     pub gpu: Option<GpuContext>,
@@ -319,8 +322,15 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
             clone_offsets: false,
         };
         research_overrides(&mut weights);
-        let step = |it: usize, _| {
+        let mut last_preview = Instant::now();
+        let step = |it: usize, _, current: &dyn Fn() -> Vec<f32>| {
             progress(Stage::Optimize, (it + 1) as f32 / iterations);
+            if let Some(preview) = opts.preview
+                && last_preview.elapsed().as_secs_f32() >= 0.5
+            {
+                preview(&current());
+                last_preview = Instant::now();
+            }
             !cancelled()
         };
         blended.sh = if use_autodiff(device) {

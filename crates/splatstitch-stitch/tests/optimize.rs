@@ -100,7 +100,7 @@ fn feature_loss_pulls_boundary_sh_to_the_reference() {
     };
     let mut first = None;
     let mut last = 0.0;
-    let out = optimize(&problem, &w, &cpu_device(), true, |_, l| {
+    let out = optimize(&problem, &w, &cpu_device(), true, |_, l, _| {
         first.get_or_insert(l.feature);
         last = l.feature;
         true
@@ -158,8 +158,8 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
 #[test]
 fn fused_and_tensor_adam_agree() {
     let (problem, w) = full_problem();
-    let fused = optimize(&problem, &w, &cpu_device(), true, |_, _| true);
-    let tensors = optimize(&problem, &w, &cpu_device(), false, |_, _| true);
+    let fused = optimize(&problem, &w, &cpu_device(), true, |_, _, _| true);
+    let tensors = optimize(&problem, &w, &cpu_device(), false, |_, _, _| true);
     assert!(max_diff(&fused, &problem.sh) > 0.05, "the optimizer moved the SH");
     let d = max_diff(&fused, &tensors);
     assert!(d < 1e-5, "fused and tensor Adam differ by {d}");
@@ -174,11 +174,11 @@ fn explicit_gradient_matches_autodiff() {
         w.clone_offsets = offsets;
         let mut la = Vec::new();
         let mut le = Vec::new();
-        let auto = optimize(&problem, &w, &cpu_device(), true, |_, l| {
+        let auto = optimize(&problem, &w, &cpu_device(), true, |_, l, _| {
             la.push(l.total);
             true
         });
-        let explicit = optimize_explicit(&problem, &w, &cpu_device(), true, |_, l| {
+        let explicit = optimize_explicit(&problem, &w, &cpu_device(), true, |_, l, _| {
             le.push(l.total);
             true
         });
@@ -206,8 +206,8 @@ fn wgpu_and_cpu_backends_agree() {
     };
     assert!(gpu.is_gpu(), "{}", gpu.name);
     let (problem, w) = full_problem();
-    let on_cpu = optimize(&problem, &w, &cpu_device(), true, |_, _| true);
-    let on_gpu = optimize_explicit(&problem, &w, &gpu.device, false, |_, _| true);
+    let on_cpu = optimize(&problem, &w, &cpu_device(), true, |_, _, _| true);
+    let on_gpu = optimize_explicit(&problem, &w, &gpu.device, false, |_, _, _| true);
     let d = max_diff(&on_cpu, &on_gpu);
     assert!(d < 1e-3, "{} and the CPU differ by {d}", gpu.name);
     assert!(max_diff(&on_gpu, &problem.sh) > 0.05);

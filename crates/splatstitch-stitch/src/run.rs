@@ -80,6 +80,9 @@ pub enum Stage {
     Export,
 }
 
+/// Receives the target's current SH during an optimization.
+pub type PreviewFn = dyn Fn(&[f32]) + Sync;
+
 #[derive(Default)]
 pub struct RunOptions<'a> {
     /// Write outputs here instead of where the job says (file names kept).
@@ -92,7 +95,7 @@ pub struct RunOptions<'a> {
     pub backend: BackendChoice,
     /// Called about twice a second during the `stitch` optimization with the target's current
     /// SH (composite frame, the target's layout): live previews in the editor.
-    pub preview: Option<&'a (dyn Fn(&[f32]) + Sync)>,
+    pub preview: Option<&'a PreviewFn>,
     /// The renderer's GPU context, when the caller has one (the editor): the optimizer then
     /// shares its device instead of making another.
     pub gpu: Option<GpuContext>,

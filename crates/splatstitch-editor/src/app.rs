@@ -62,6 +62,9 @@ fn with_field(t: &TransformSpec, i: usize, v: f32) -> TransformSpec {
     t
 }
 
+/// What a cached seam was computed for: layer count, scene version, K and β, τ.
+type SeamKey = (usize, u64, u32, u32);
+
 /// A similarity as the job's transform fields.
 fn spec_of(t: &splatstitch_core::Similarity) -> TransformSpec {
     TransformSpec {
@@ -190,6 +193,10 @@ pub struct EditorApp {
     /// The window's GPU, shared with the optimizer when a stitch runs (None in UI tests).
     pub gpu: Option<splatstitch_render::gpu::GpuContext>,
     stitch_run: Option<crate::stitching::StitchRun>,
+    /// Show the seam ∂B in the viewport, recomputed when K, β, τ or the scene change.
+    pub show_boundary: bool,
+    /// World positions of ∂B's members, and what they were computed for.
+    boundary: Option<(SeamKey, Vec<glam::Vec3>)>,
     /// The target's cloud before a running stitch's previews replaced it.
     stitch_before: Option<(usize, Arc<GaussianCloud>)>,
     /// The last stitch: its report, and before/after clouds for the comparison toggle.
@@ -243,6 +250,8 @@ impl EditorApp {
             gpu: None,
             stitch_run: None,
             stitch_before: None,
+            show_boundary: true,
+            boundary: None,
             last_stitch: None,
             doc,
             tool: Tool::Orbit,
@@ -688,6 +697,48 @@ impl EditorApp {
             }
             None => self.error = Some("ICP found too few nearby Gaussian pairs: align roughly first".into()),
         }
+    }
+
+    /// ∂B of the current scene and parameters (cached): the target's Gaussians at the seam, in
+    /// world space. Empty without exactly one target and a source.
+    pub fn boundary_points(&mut self) -> &[glam::Vec3] {
+        let b = &self.doc.blend;
+        let key = (self.doc.layers.len(), self.doc_version, b.beta.to_bits() ^ (b.k as u32), b.tau.to_bits());
+        if self.boundary.as_ref().is_none_or(|(k, _)| *k != key) {
+            let points = self.compute_boundary();
+            self.boundary = Some((key, points));
+        }
+        &self.boundary.as_ref().expect("computed above").1
+    }
+
+    fn compute_boundary(&self) -> Vec<glam::Vec3> {
+        use splatstitch_stitch::compose::with_sh_degree;
+        let layers = &self.doc.layers;
+        let targets: Vec<usize> = (0..layers.len()).filter(|&i| layers[i].role == Role::Target).collect();
+        let [t] = targets[..] else { return Vec::new() };
+        let bake = |l: &DocLayer| {
+            let mut c = l.kept();
+            l.transform.similarity().bake(&mut c);
+            c
+        };
+        let target = bake(&layers[t]);
+        let mut sources: Option<GaussianCloud> = None;
+        for l in layers.iter().filter(|l| l.role == Role::Source) {
+            let c = with_sh_degree(&bake(l), target.sh_degree);
+            match &mut sources {
+                Some(s) => s.append(&c),
+                None => sources = Some(c),
+            }
+        }
+        let Some(sources) = sources else { return Vec::new() };
+        let (lo, hi) = match (target.bounds(), sources.bounds()) {
+            (Some((a, b)), Some((c, d))) => (a.min(c), b.max(d)),
+            _ => return Vec::new(),
+        };
+        let b = &self.doc.blend;
+        let params = splatstitch_stitch::BoundaryParams { k: b.k, beta: b.beta, tau: b.tau };
+        let found = splatstitch_stitch::find_boundary(&target, &sources, params, (hi - lo).length());
+        found.members.iter().map(|&m| glam::Vec3::from(target.positions[m as usize])).collect()
     }
 
     /// The selected layer's KNN graph (K = 8), built once per cloud.
@@ -1209,8 +1260,16 @@ impl EditorApp {
         ui.add(egui::Slider::new(&mut b.views, 1..=64).text("views"));
         ui.add(egui::Slider::new(&mut b.resolution, 32..=512).text("resolution"));
         ui.add(egui::Slider::new(&mut b.k, 1..=64).text("K"));
+        let seam = self.show_boundary.then(|| self.boundary_points().len());
+        let b = &mut self.doc.blend;
         ui.add(egui::Slider::new(&mut b.beta, 0.001..=0.5).logarithmic(true).text("β"));
         ui.add(egui::Slider::new(&mut b.tau, 0.0..=1.0).text("τ"));
+        ui.horizontal(|ui| {
+            ui.checkbox(&mut self.show_boundary, "Show the seam (boundary)");
+            if let Some(n) = seam {
+                ui.label(format!("{n} Gaussians"));
+            }
+        });
         if let Some(run) = &self.stitch_run {
             let (stage, f) = run.progress.lock().map(|g| *g).unwrap_or((splatstitch_stitch::Stage::Load, 0.0));
             let shown = if stage == splatstitch_stitch::Stage::Optimize { f } else { 0.0 };
@@ -1524,8 +1583,28 @@ impl EditorApp {
                     );
                 }
             }
+            if self.show_boundary {
+                self.boundary_overlay(ui, rect, &camera, ppp);
+            }
             self.gizmo_ui(ui, rect);
         });
+    }
+
+    /// ∂B as small dots over the viewport (at most 20,000 of them).
+    fn boundary_overlay(&mut self, ui: &egui::Ui, rect: egui::Rect, camera: &splatstitch_render::Camera, ppp: f32) {
+        let points = self.boundary_points().to_vec();
+        let stride = (points.len() / 20_000).max(1);
+        let painter = ui.painter().with_clip_rect(rect);
+        let colour = egui::Color32::from_rgb(255, 60, 200);
+        for p in points.iter().step_by(stride) {
+            let c = camera.view.transform_point3(*p);
+            if c.z <= 1e-4 {
+                continue;
+            }
+            let (x, y) = (camera.fx * c.x / c.z + camera.cx, camera.fy * c.y / c.z + camera.cy);
+            let at = rect.min + egui::vec2(x / ppp, y / ppp);
+            painter.rect_filled(egui::Rect::from_center_size(at, egui::vec2(2.0, 2.0)), 0.0, colour);
+        }
     }
 
     fn gizmo_ui(&mut self, ui: &egui::Ui, rect: egui::Rect) {

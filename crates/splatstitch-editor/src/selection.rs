@@ -220,12 +220,24 @@ impl KnnGraph {
             return region;
         }
         let colours: Vec<Vec3> = (0..n).into_par_iter().map(|i| base_colour(cloud, i)).collect();
+        // KNN graphs of clustered points split into islands; the reverse edges (j lists i)
+        // join what one-way edges miss.
+        let mut reverse: Vec<Vec<(u32, f32)>> = vec![Vec::new(); n];
+        for i in 0..n {
+            for slot in 0..self.k {
+                let j = self.neighbours[i * self.k + slot] as usize;
+                if j != i {
+                    reverse[j].push((i as u32, self.distances[i * self.k + slot]));
+                }
+            }
+        }
         region[seed] = true;
         let mut stack = vec![seed];
         while let Some(i) = stack.pop() {
-            for (slot, &j) in self.of(i).iter().enumerate() {
+            let forward = self.of(i).iter().enumerate().map(|(slot, &j)| (j, self.distances[i * self.k + slot]));
+            for (j, d) in forward.chain(reverse[i].iter().copied()) {
                 let j = j as usize;
-                if region[j] || self.distances[i * self.k + slot] > max_distance {
+                if region[j] || d > max_distance {
                     continue;
                 }
                 if colours[i].distance(colours[j]) > max_colour_jump {

@@ -489,3 +489,127 @@ fn alignment_recovers_a_known_transform_from_clicked_pairs() {
     h.run_steps(2);
     assert_eq!(h.state().app.doc.layers[1].transform.scale, 1.1);
 }
+
+#[test]
+fn seam_follows_the_parameters_and_brush_colour_range_tools_select() {
+    use splatstitch_core::LayerFlags;
+    use splatstitch_editor::selection::{brush, by_colour, project};
+    let mut h = open(&demo(), None);
+    h.run_steps(2);
+    let seam = h.state_mut().app.boundary_points().len();
+    assert!(seam > 0, "the demo's layers touch");
+    h.get_by_label_contains(&format!("{seam} Gaussians"));
+    h.state_mut().app.doc.blend.beta = 0.01;
+    h.run_steps(2);
+    let narrow = h.state_mut().app.boundary_points().len();
+    assert!(narrow < seam, "a smaller β gives a thinner seam ({narrow} vs {seam})");
+
+    // Brush: one dab in the middle of the flowers, checked against the direct computation.
+    h.get_by_label("flowers").click();
+    h.run_steps(2);
+    click_panel(&mut h, "Brush");
+    let c = h.state().app.viewport_rect.center();
+    h.hover_at(c);
+    h.run_steps(1);
+    h.drag_at(c);
+    h.run_steps(1);
+    h.hover_at(c + egui::vec2(30.0, 0.0));
+    h.run_steps(1);
+    h.drop_at(c + egui::vec2(30.0, 0.0));
+    h.run_steps(3);
+    let app = &h.state().app;
+    let [w, hh] = app.viewport_size;
+    let cam = app.camera.to_camera(w, hh).unwrap();
+    let (o, ppp) = (app.viewport_rect.min, h.ctx.pixels_per_point());
+    let l = &app.doc.layers[0];
+    let p = project(&l.cloud, &l.transform.similarity(), &cam);
+    let px = |q: egui::Pos2| glam::Vec2::new(q.x - o.x, q.y - o.y) * ppp;
+    let r = app.selection_settings.brush_radius * ppp;
+    // The stroke's recorded points: press, then the moves (2 px apart at least).
+    let strokes = [vec![px(c), px(c + egui::vec2(30.0, 0.0))]];
+    let expected = brush(&p, &strokes[0], r).iter().filter(|x| **x).count();
+    let selected = l.count(LayerFlags::SELECTED);
+    assert!(selected > 0 && selected == expected, "brush {selected} vs direct {expected}");
+
+    // Same colour: pick a Gaussian, everything within the tolerance of its colour.
+    click_panel(&mut h, "Pick");
+    click_panel(&mut h, "same colour");
+    h.hover_at(c);
+    h.run_steps(1);
+    h.drag_at(c);
+    h.run_steps(1);
+    h.drop_at(c);
+    h.run_steps(3);
+    let app = &h.state().app;
+    let l = &app.doc.layers[0];
+    let selected = l.count(LayerFlags::SELECTED);
+    let tol = app.selection_settings.colour_tolerance;
+    // Some Gaussian's colour explains the selection exactly.
+    let explained = (0..l.len()).filter(|&g| l.flags[g].has(LayerFlags::SELECTED)).any(|g| {
+        by_colour(&l.cloud, splatstitch_editor::selection::base_colour(&l.cloud, g), tol).iter().filter(|x| **x).count()
+            == selected
+    });
+    assert!(selected > 0 && explained, "colour pick selected {selected}");
+
+    // Opacity range: the selection is exactly the Gaussians above 0.5.
+    h.state_mut().app.selection_settings.opacity = (0.5, 1.0);
+    click_panel(&mut h, "By opacity and size");
+    click_panel(&mut h, "Select range");
+    let l = &h.state().app.doc.layers[0];
+    let expected = l.cloud.opacities.iter().filter(|o| splatstitch_core::cloud::sigmoid(**o) >= 0.5).count();
+    assert_eq!(l.count(LayerFlags::SELECTED), expected);
+}
+
+#[test]
+fn connected_region_cuts_out_one_of_two_separated_objects() {
+    use splatstitch_core::LayerFlags;
+    // One capture holding two copies of the fruit, 2 units apart.
+    let dir = tempfile::tempdir().unwrap();
+    let fruit = formats::load(&demo().with_file_name("fruit_drops_5k_sh3.ply"), &LoadOptions::default()).unwrap().cloud;
+    let mut two = fruit.clone();
+    let mut moved = fruit.clone();
+    moved.positions.iter_mut().for_each(|p| p[0] += 2.0);
+    two.append(&moved);
+    let path = dir.path().join("two_fruits.ply");
+    formats::save(&path, &two, &Default::default()).unwrap();
+    let mut h = open(&path, None);
+    h.run_steps(2);
+    // Pick the front-most opaque Gaussian of the first copy where the viewport shows it.
+    let app = &h.state().app;
+    let [w, hh] = app.viewport_size;
+    let cam = app.camera.to_camera(w, hh).unwrap();
+    let l = &app.doc.layers[0];
+    let p = splatstitch_editor::selection::project(&l.cloud, &l.transform.similarity(), &cam);
+    let g = (0..fruit.len())
+        .filter(|&g| {
+            splatstitch_core::cloud::sigmoid(l.cloud.opacities[g]) > 0.9
+                && p[g]
+                    .is_some_and(|(q, _)| q.x > 40.0 && q.y > 40.0 && q.x < w as f32 - 40.0 && q.y < hh as f32 - 40.0)
+        })
+        .min_by(|a, b| p[*a].unwrap().1.total_cmp(&p[*b].unwrap().1))
+        .unwrap();
+    let (o, ppp) = (app.viewport_rect.min, h.ctx.pixels_per_point());
+    let q = p[g].unwrap().0 / ppp;
+    let at = egui::pos2(o.x + q.x, o.y + q.y);
+    // Distance alone decides here: jumps up to 8 % of the layer's diagonal (0.2 units) stay
+    // inside an object; the copies are 1.5 units apart.
+    h.state_mut().app.selection_settings.max_colour_jump = 2.0;
+    h.state_mut().app.selection_settings.max_distance = 0.08;
+    click_panel(&mut h, "Pick");
+    h.hover_at(at);
+    h.run_steps(1);
+    h.drag_at(at);
+    h.run_steps(1);
+    h.drop_at(at);
+    h.run_steps(3);
+    let flags = &h.state().app.doc.layers[0].flags;
+    let first = flags[..fruit.len()].iter().filter(|f| f.has(LayerFlags::SELECTED)).count();
+    let second = flags[fruit.len()..].iter().filter(|f| f.has(LayerFlags::SELECTED)).count();
+    eprintln!(
+        "connected region: {first} of {} in the picked object, {second} in the other; status: {}",
+        fruit.len(),
+        h.state().app.status
+    );
+    assert!(first > fruit.len() / 2, "most of the picked object ({first})");
+    assert_eq!(second, 0, "nothing of the other object");
+}

@@ -123,6 +123,8 @@ pub enum PickKind {
 #[derive(Debug, Clone)]
 pub struct SelectionSettings {
     pub brush_radius: f32,
+    /// Screen tools take only Gaussians on the rendered surface, not those behind it.
+    pub visible_only: bool,
     pub pick: PickKind,
     pub colour_tolerance: f32,
     /// As a fraction of the layer's bounding-box diagonal.
@@ -141,6 +143,7 @@ impl Default for SelectionSettings {
     fn default() -> Self {
         Self {
             brush_radius: 20.0,
+            visible_only: false,
             pick: PickKind::ConnectedRegion,
             colour_tolerance: 0.1,
             max_distance: 0.02,
@@ -614,7 +617,8 @@ impl EditorApp {
         let t = l.transform.similarity();
         let projected = sel::project(&l.cloud, &t, camera);
         let px = |p: egui::Pos2| glam::Vec2::new(p.x, p.y) * ppp;
-        let hits = match shape {
+        let screen_tool = !matches!(shape, Shape::Click(_));
+        let mut hits = match shape {
             Shape::Rect(r) => sel::rectangle(&projected, px(r.min), px(r.max)),
             Shape::Lasso(points) => sel::lasso(&projected, &points.into_iter().map(px).collect::<Vec<_>>()),
             Shape::Brush(points, radius) => {
@@ -636,6 +640,20 @@ impl EditorApp {
                 }
             }
         };
+        if screen_tool && self.selection_settings.visible_only {
+            // The surface as rendered, every visible layer occluding.
+            let layers: Vec<RenderLayer> = self
+                .doc
+                .layers
+                .iter()
+                .filter(|l| l.visible)
+                .map(|l| RenderLayer { cloud: &l.cloud, transform: l.transform.similarity(), flags: Some(&l.flags) })
+                .collect();
+            match splatstitch_render::depth_cpu(&splatstitch_render::RenderScene { layers }, camera, 0) {
+                Ok(depth) => sel::visible_only(&mut hits, &projected, &depth, camera.width as usize, 0.02),
+                Err(e) => self.status = format!("visible surface: {e}"),
+            }
+        }
         self.select_hits(&hits, mode);
     }
 
@@ -1328,6 +1346,8 @@ impl EditorApp {
             }
         });
         let st = &mut self.selection_settings;
+        ui.checkbox(&mut st.visible_only, "Visible surface only")
+            .on_hover_text("Rectangle, lasso and brush skip Gaussians hidden behind the rendered surface");
         match self.tool {
             Tool::Brush => {
                 ui.add(egui::Slider::new(&mut st.brush_radius, 2.0..=200.0).text("brush radius (pt)"));

@@ -613,3 +613,30 @@ fn connected_region_cuts_out_one_of_two_separated_objects() {
     assert!(first > fruit.len() / 2, "most of the picked object ({first})");
     assert_eq!(second, 0, "nothing of the other object");
 }
+
+#[test]
+fn visible_surface_only_skips_what_is_behind() {
+    use splatstitch_core::LayerFlags;
+    let mut h = open(&demo(), None);
+    h.get_by_label("flowers").click();
+    h.run_steps(2);
+    click_panel(&mut h, "Rectangle select (B)");
+    let r = h.state().app.viewport_rect;
+    let drag = |h: &mut Harness<'static, State>| {
+        let (a, b) = (r.min + egui::vec2(10.0, 10.0), r.max - egui::vec2(10.0, 10.0));
+        h.hover_at(a);
+        h.run_steps(1);
+        h.drag_at(a);
+        h.run_steps(1);
+        h.hover_at(b);
+        h.run_steps(1);
+        h.drop_at(b);
+        h.run_steps(3);
+        h.state().app.doc.layers[0].count(LayerFlags::SELECTED)
+    };
+    let all = drag(&mut h);
+    click_panel(&mut h, "Visible surface only");
+    let visible = drag(&mut h);
+    eprintln!("whole viewport: {all} Gaussians, {visible} on the visible surface");
+    assert!(visible > 100 && visible < all, "{visible} of {all}");
+}

@@ -17,7 +17,7 @@ pub mod weights;
 
 pub use camera::Camera;
 pub use image::Image;
-pub use raster::{RenderOptions, render_cpu};
+pub use raster::{RenderOptions, depth_cpu, render_cpu};
 pub use scene::{RenderLayer, RenderScene};
 pub use weights::{PixelWeights, pixel_weights_cpu};
 

@@ -105,6 +105,33 @@ pub fn composite_pixel(
     (c, t)
 }
 
+/// The surface depth of each pixel (row-major): the view-space depth of the Gaussian at which
+/// the accumulated opacity first reaches one half (the median depth along the ray), or infinity
+/// where it never does. The editor's "visible surface only" selections test against it.
+pub fn depth_cpu(scene: &RenderScene, cam: &Camera, sh_degree: u8) -> Result<Vec<f32>, RenderError> {
+    cam.validate()?;
+    let binned = bin(scene, cam, sh_degree);
+    let w = cam.width as usize;
+    let mut depth = vec![f32::INFINITY; w * cam.height as usize];
+    depth.par_chunks_mut(w * TILE as usize).enumerate().for_each(|(ty, rows)| {
+        for (r, row) in rows.chunks_mut(w).enumerate() {
+            let y = ty * TILE as usize + r;
+            for (x, out) in row.iter_mut().enumerate() {
+                let tile = ty * binned.tiles_x as usize + x / TILE as usize;
+                let list = &binned.tile_items[binned.tile_ranges[tile] as usize..binned.tile_ranges[tile + 1] as usize];
+                let mut acc = 0.0f32;
+                composite_pixel(&binned.projected, list, x as f32 + 0.5, y as f32 + 0.5, |g, wt| {
+                    if acc < 0.5 && acc + wt >= 0.5 {
+                        *out = binned.projected[g].depth;
+                    }
+                    acc += wt;
+                });
+            }
+        }
+    });
+    Ok(depth)
+}
+
 /// Renders the scene on the CPU (all cores).
 pub fn render_cpu(scene: &RenderScene, cam: &Camera, opts: &RenderOptions) -> Result<Image, RenderError> {
     cam.validate()?;

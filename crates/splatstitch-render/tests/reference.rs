@@ -120,3 +120,35 @@ fn degenerate_input_renders_or_errors_cleanly() {
     bad.view = Mat4::from_cols_array(&[f32::NAN; 16]);
     assert!(render_cpu(&scene, &bad, &RenderOptions::default()).is_err());
 }
+
+/// Surface depth: two opaque sheets facing the camera, the near one covering the left half;
+/// the depth map shows the near sheet on the left and the far one on the right.
+#[test]
+fn depth_map_shows_the_front_surface() {
+    let sheet = |z: f32, x0: f32, x1: f32| {
+        let n = 40 * 40;
+        let mut c = GaussianCloud::with_len(n, 0);
+        for i in 0..n {
+            let (u, v) = ((i % 40) as f32 / 39.0, (i / 40) as f32 / 39.0);
+            c.positions[i] = [x0 + (x1 - x0) * u, -1.0 + 2.0 * v, z];
+            c.log_scales[i] = [0.06f32.ln(), 0.06f32.ln(), 0.01f32.ln()];
+            c.opacities[i] = 6.0;
+            c.rotations[i] = [1.0, 0.0, 0.0, 0.0];
+        }
+        c
+    };
+    let (near, far) = (sheet(2.0, -1.0, 0.0), sheet(4.0, -2.0, 2.0));
+    let cam = Camera::new(64, 64, 40.0, 40.0, 32.0, 32.0).looking_at(Vec3::ZERO, Vec3::Z, Vec3::NEG_Y).unwrap();
+    let scene = RenderScene {
+        layers: vec![
+            RenderLayer { cloud: &near, transform: Similarity::IDENTITY, flags: None },
+            RenderLayer { cloud: &far, transform: Similarity::IDENTITY, flags: None },
+        ],
+    };
+    let d = splatstitch_render::depth_cpu(&scene, &cam, 0).unwrap();
+    // Camera x is image x here (looking down +z with −y up): left half near, right half far.
+    let (left, right) = (d[32 * 64 + 20], d[32 * 64 + 46]);
+    assert!((left - 2.0).abs() < 0.05, "left {left}");
+    assert!((right - 4.0).abs() < 0.05, "right {right}");
+    assert_eq!(d[32 * 64 + 2], f32::INFINITY, "nothing there");
+}

@@ -51,17 +51,6 @@ pub struct StitchArgs {
     pub backend: Backend,
 }
 
-fn stage_name(s: Stage) -> &'static str {
-    match s {
-        Stage::Load => "loading layers",
-        Stage::Boundary => "finding the seam",
-        Stage::Precompute => "rendering reference views",
-        Stage::Optimize => "blending",
-        Stage::Metrics => "measuring",
-        Stage::Export => "writing outputs",
-    }
-}
-
 pub fn run_stitch(a: StitchArgs, quiet: bool) -> anyhow::Result<()> {
     let job = Job::load(&a.job)?;
     let cancel = Arc::new(AtomicBool::new(false));
@@ -84,7 +73,7 @@ pub fn run_stitch(a: StitchArgs, quiet: bool) -> anyhow::Result<()> {
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     // Blending is nearly all of a run's time: the bar follows its iterations.
     let progress = |s: Stage, f: f32| {
-        bar.set_message(stage_name(s));
+        bar.set_message(s.label());
         bar.set_position(match s {
             Stage::Load | Stage::Boundary | Stage::Precompute => 0,
             Stage::Optimize => (f * 1000.0) as u64,

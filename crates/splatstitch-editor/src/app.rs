@@ -227,6 +227,9 @@ pub struct EditorApp {
     knn: Option<(usize, crate::selection::KnnGraph)>,
     view_version: u64,
     doc_version: u64,
+    /// Bumped by edits, not by stitch previews or the before/after toggle (colours only): the
+    /// seam cache keys on it.
+    seam_version: u64,
     saved_version: u64,
     loading: Option<Loading>,
     pending: Option<Pending>,
@@ -273,6 +276,7 @@ impl EditorApp {
             drag_start: None,
             view_version: 1,
             doc_version: 1,
+            seam_version: 1,
             saved_version: 0,
             loading: None,
             pending: None,
@@ -375,6 +379,7 @@ impl EditorApp {
 
     /// The scene changed: upload again and redraw.
     fn doc_changed(&mut self) {
+        self.seam_version += 1;
         self.doc_version += 1;
         self.view_version += 1;
     }
@@ -642,13 +647,7 @@ impl EditorApp {
         };
         if screen_tool && self.selection_settings.visible_only {
             // The surface as rendered, every visible layer occluding.
-            let layers: Vec<RenderLayer> = self
-                .doc
-                .layers
-                .iter()
-                .filter(|l| l.visible)
-                .map(|l| RenderLayer { cloud: &l.cloud, transform: l.transform.similarity(), flags: Some(&l.flags) })
-                .collect();
+            let layers = self.render_layers();
             match splatstitch_render::depth_cpu(&splatstitch_render::RenderScene { layers }, camera, 0) {
                 Ok(depth) => sel::visible_only(&mut hits, &projected, &depth, camera.width as usize, 0.02),
                 Err(e) => self.status = format!("visible surface: {e}"),
@@ -721,7 +720,7 @@ impl EditorApp {
     /// world space. Empty without exactly one target and a source.
     pub fn boundary_points(&mut self) -> &[glam::Vec3] {
         let b = &self.doc.blend;
-        let key = (self.doc.layers.len(), self.doc_version, b.beta.to_bits() ^ (b.k as u32), b.tau.to_bits());
+        let key = (self.doc.layers.len(), self.seam_version, b.beta.to_bits() ^ (b.k as u32), b.tau.to_bits());
         if self.boundary.as_ref().is_none_or(|(k, _)| *k != key) {
             let points = self.compute_boundary();
             self.boundary = Some((key, points));
@@ -880,6 +879,16 @@ impl EditorApp {
 
     fn selected_layer_len(&self) -> usize {
         self.selected.and_then(|i| self.doc.layers.get(i)).map_or(0, |l| l.len())
+    }
+
+    /// The visible layers as the renderer sees them (transform and per-Gaussian flags).
+    fn render_layers(&self) -> Vec<RenderLayer<'_>> {
+        self.doc
+            .layers
+            .iter()
+            .filter(|l| l.visible)
+            .map(|l| RenderLayer { cloud: &l.cloud, transform: l.transform.similarity(), flags: Some(&l.flags) })
+            .collect()
     }
 
     /// World-space bounds of a layer (or all visible layers).
@@ -1293,7 +1302,7 @@ impl EditorApp {
             let shown = if stage == splatstitch_stitch::Stage::Optimize { f } else { 0.0 };
             ui.add(egui::ProgressBar::new(shown).show_percentage().text(format!(
                 "{} ({:.0} s)",
-                crate::stitching::stage_name(stage),
+                stage.label(),
                 run.started.elapsed().as_secs_f32()
             )));
             if ui.button("Cancel").clicked() {
@@ -1561,13 +1570,7 @@ impl EditorApp {
                 );
                 return;
             }
-            let layers: Vec<RenderLayer> = self
-                .doc
-                .layers
-                .iter()
-                .filter(|l| l.visible)
-                .map(|l| RenderLayer { cloud: &l.cloud, transform: l.transform.similarity(), flags: Some(&l.flags) })
-                .collect();
+            let layers = self.render_layers();
             let req = ViewRequest {
                 layers,
                 camera,

@@ -131,15 +131,3 @@ fn rand_suffix() -> u64 {
     h.write_u64(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64));
     h.finish()
 }
-
-/// A stage's name for the progress bar.
-pub fn stage_name(s: Stage) -> &'static str {
-    match s {
-        Stage::Load => "composing",
-        Stage::Boundary => "finding the seam",
-        Stage::Precompute => "reference views",
-        Stage::Optimize => "blending",
-        Stage::Metrics => "measuring",
-        Stage::Export => "finishing",
-    }
-}

@@ -154,15 +154,8 @@ impl Shell {
             apply_limit_buckets: false,
         }))
         .map_err(|e| WindowError::Start(format!("no GPU adapter for the window: {e}")))?;
-        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
-            label: Some("splatstitch editor"),
-            required_features: GpuContext::wanted_features(&adapter),
-            required_limits: adapter.limits(),
-            memory_hints: wgpu::MemoryHints::MemoryUsage,
-            ..Default::default()
-        }))
-        .map_err(|e| WindowError::Start(e.to_string()))?;
-        let gpu = GpuContext::from_device(instance, adapter, Arc::new(device), Arc::new(queue));
+        let gpu = GpuContext::request(instance, adapter, "splatstitch editor")
+            .map_err(|e| WindowError::Start(e.to_string()))?;
         let caps = surface.get_capabilities(&gpu.adapter);
         // Splat colours are display values already: a non-sRGB surface shows them as rendered.
         let format = caps.formats.iter().copied().find(|f| !f.is_srgb()).unwrap_or(caps.formats[0]);

@@ -50,6 +50,21 @@ fn open(path: &Path, autosave: Option<Autosave>) -> Harness<'static, State> {
     h
 }
 
+/// A primary-button gesture through `points` as a mouse makes it: press at the first, move
+/// through the rest, release at the last (one point: a click).
+fn gesture(h: &mut Harness<'static, State>, points: &[egui::Pos2]) {
+    h.hover_at(points[0]);
+    h.run_steps(1);
+    h.drag_at(points[0]);
+    h.run_steps(1);
+    for p in &points[1..] {
+        h.hover_at(*p);
+        h.run_steps(1);
+    }
+    h.drop_at(*points.last().expect("at least one point"));
+    h.run_steps(3);
+}
+
 /// Clicks a widget of the (scrolling) properties panel after scrolling it into view.
 fn click_panel(h: &mut Harness<'static, State>, label: &str) {
     h.get_by_label(label).scroll_to_me();
@@ -182,16 +197,8 @@ fn rectangle_select_delete_undo_and_export_without_deleted() {
     h.run_steps(2);
     // Drag over the middle of the viewport, in steps, as a mouse would.
     let (a, b) = (egui::pos2(400.0, 250.0), egui::pos2(700.0, 450.0));
-    h.hover_at(a);
-    h.run_steps(1);
-    h.drag_at(a);
-    h.run_steps(1);
-    for t in 1..=4 {
-        h.hover_at(a + (b - a) * t as f32 / 4.0);
-        h.run_steps(1);
-    }
-    h.drop_at(b);
-    h.run_steps(3);
+    let path: Vec<egui::Pos2> = (0..=4).map(|t| a + (b - a) * t as f32 / 4.0).collect();
+    gesture(&mut h, &path);
     let app = &h.state().app;
     let selected = app.doc.layers[0].count(LayerFlags::SELECTED);
     // The same rectangle computed directly from the camera the viewport used.
@@ -228,16 +235,7 @@ fn lasso_grow_shrink_and_connected_region_pick() {
     h.get_by_label("Lasso").click();
     h.run_steps(2);
     let pts = [egui::pos2(450.0, 250.0), egui::pos2(650.0, 260.0), egui::pos2(600.0, 450.0), egui::pos2(430.0, 400.0)];
-    h.hover_at(pts[0]);
-    h.run_steps(1);
-    h.drag_at(pts[0]);
-    h.run_steps(1);
-    for p in &pts[1..] {
-        h.hover_at(*p);
-        h.run_steps(1);
-    }
-    h.drop_at(pts[3]);
-    h.run_steps(3);
+    gesture(&mut h, &pts);
     let app = &h.state().app;
     let selected = app.doc.layers[0].count(LayerFlags::SELECTED);
     let [w, hh] = app.viewport_size;
@@ -262,12 +260,7 @@ fn lasso_grow_shrink_and_connected_region_pick() {
     h.get_by_label("Pick").click();
     h.run_steps(2);
     let centre = h.state().app.viewport_rect.center();
-    h.hover_at(centre);
-    h.run_steps(1);
-    h.drag_at(centre);
-    h.run_steps(1);
-    h.drop_at(centre);
-    h.run_steps(3);
+    gesture(&mut h, &[centre]);
     let picked = h.state().app.doc.layers[0].count(LayerFlags::SELECTED);
     assert!(picked > 0 && picked < 26895, "connected region picked {picked}");
 }
@@ -332,14 +325,7 @@ fn separate_selection_into_a_layer_and_save_it_as_a_job() {
     h.get_by_label("Rectangle select (B)").click();
     h.run_steps(2);
     let (a, b) = (egui::pos2(420.0, 300.0), egui::pos2(640.0, 520.0));
-    h.hover_at(a);
-    h.run_steps(1);
-    h.drag_at(a);
-    h.run_steps(1);
-    h.hover_at(b);
-    h.run_steps(1);
-    h.drop_at(b);
-    h.run_steps(3);
+    gesture(&mut h, &[a, b]);
     let selected = h.state().app.doc.layers[0].count(LayerFlags::SELECTED);
     assert!(selected > 100, "{selected}");
     click_panel(&mut h, "Separate to layer");
@@ -452,12 +438,7 @@ fn alignment_recovers_a_known_transform_from_clicked_pairs() {
     let clicks: Vec<egui::Pos2> =
         chosen.iter().flat_map(|&g| [to_screen(pm[g].unwrap().0), to_screen(pf[g].unwrap().0)]).collect();
     for c in clicks {
-        h.hover_at(c);
-        h.run_steps(1);
-        h.drag_at(c);
-        h.run_steps(1);
-        h.drop_at(c);
-        h.run_steps(2);
+        gesture(&mut h, &[c]);
     }
     assert_eq!(h.state().app.align.fixed_points.len(), chosen.len(), "{}", h.state().app.status);
     click_panel(&mut h, "Align");
@@ -509,14 +490,7 @@ fn seam_follows_the_parameters_and_brush_colour_range_tools_select() {
     h.run_steps(2);
     click_panel(&mut h, "Brush");
     let c = h.state().app.viewport_rect.center();
-    h.hover_at(c);
-    h.run_steps(1);
-    h.drag_at(c);
-    h.run_steps(1);
-    h.hover_at(c + egui::vec2(30.0, 0.0));
-    h.run_steps(1);
-    h.drop_at(c + egui::vec2(30.0, 0.0));
-    h.run_steps(3);
+    gesture(&mut h, &[c, c + egui::vec2(30.0, 0.0)]);
     let app = &h.state().app;
     let [w, hh] = app.viewport_size;
     let cam = app.camera.to_camera(w, hh).unwrap();
@@ -534,12 +508,7 @@ fn seam_follows_the_parameters_and_brush_colour_range_tools_select() {
     // Same colour: pick a Gaussian, everything within the tolerance of its colour.
     click_panel(&mut h, "Pick");
     click_panel(&mut h, "same colour");
-    h.hover_at(c);
-    h.run_steps(1);
-    h.drag_at(c);
-    h.run_steps(1);
-    h.drop_at(c);
-    h.run_steps(3);
+    gesture(&mut h, &[c]);
     let app = &h.state().app;
     let l = &app.doc.layers[0];
     let selected = l.count(LayerFlags::SELECTED);
@@ -596,12 +565,7 @@ fn connected_region_cuts_out_one_of_two_separated_objects() {
     h.state_mut().app.selection_settings.max_colour_jump = 2.0;
     h.state_mut().app.selection_settings.max_distance = 0.08;
     click_panel(&mut h, "Pick");
-    h.hover_at(at);
-    h.run_steps(1);
-    h.drag_at(at);
-    h.run_steps(1);
-    h.drop_at(at);
-    h.run_steps(3);
+    gesture(&mut h, &[at]);
     let flags = &h.state().app.doc.layers[0].flags;
     let first = flags[..fruit.len()].iter().filter(|f| f.has(LayerFlags::SELECTED)).count();
     let second = flags[fruit.len()..].iter().filter(|f| f.has(LayerFlags::SELECTED)).count();
@@ -624,14 +588,7 @@ fn visible_surface_only_skips_what_is_behind() {
     let r = h.state().app.viewport_rect;
     let drag = |h: &mut Harness<'static, State>| {
         let (a, b) = (r.min + egui::vec2(10.0, 10.0), r.max - egui::vec2(10.0, 10.0));
-        h.hover_at(a);
-        h.run_steps(1);
-        h.drag_at(a);
-        h.run_steps(1);
-        h.hover_at(b);
-        h.run_steps(1);
-        h.drop_at(b);
-        h.run_steps(3);
+        gesture(h, &[a, b]);
         h.state().app.doc.layers[0].count(LayerFlags::SELECTED)
     };
     let all = drag(&mut h);

@@ -83,6 +83,20 @@ pub enum Stage {
 /// Receives the target's current SH during an optimization.
 pub type PreviewFn = dyn Fn(&[f32]) + Sync;
 
+impl Stage {
+    /// What the stage does, for progress bars.
+    pub fn label(self) -> &'static str {
+        match self {
+            Stage::Load => "loading layers",
+            Stage::Boundary => "finding the seam",
+            Stage::Precompute => "rendering reference views",
+            Stage::Optimize => "blending",
+            Stage::Metrics => "measuring",
+            Stage::Export => "writing outputs",
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct RunOptions<'a> {
     /// Write outputs here instead of where the job says (file names kept).

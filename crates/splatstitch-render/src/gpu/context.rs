@@ -42,8 +42,14 @@ impl GpuContext {
             ..Default::default()
         }))
         .map_err(|_| GpuError::NoAdapter)?;
+        Self::request(instance, adapter, "splatstitch")
+    }
+
+    /// Asks `adapter` for a device with every limit and feature it offers (see
+    /// [`Self::wanted_features`]); the window uses this too, for the device it shares.
+    pub fn request(instance: wgpu::Instance, adapter: wgpu::Adapter, label: &str) -> Result<Self, GpuError> {
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
-            label: Some("splatstitch"),
+            label: Some(label),
             required_features: Self::wanted_features(&adapter),
             required_limits: adapter.limits(),
             memory_hints: wgpu::MemoryHints::MemoryUsage,

@@ -194,8 +194,14 @@ fn blends_the_target_and_leaves_the_rest_alone(method: &str, extra_args: &[&str]
 #[test]
 fn stitch_method_blends_the_target_and_leaves_the_rest_alone() {
     let report = blends_the_target_and_leaves_the_rest_alone("stitch", &["--backend", "cpu"]);
-    assert_eq!(report["backend"], "burn flex (CPU)");
+    assert!(report["backend"].as_str().unwrap().starts_with("native CPU"), "{}", report["backend"]);
     assert_eq!(report["backend_reason"], "", "chosen by hand");
+}
+
+#[test]
+fn stitch_method_runs_on_burns_cpu_backend_too() {
+    let report = blends_the_target_and_leaves_the_rest_alone("stitch", &["--backend", "flex"]);
+    assert_eq!(report["backend"], "burn flex (CPU)");
 }
 
 #[test]

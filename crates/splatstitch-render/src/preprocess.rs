@@ -29,6 +29,9 @@ pub struct Projected {
     pub conic: [f32; 3],
     pub depth: f32,
     pub opacity: f32,
+    /// σ beyond which α falls under [`ALPHA_MIN`]: `ln(opacity / ALPHA_MIN)`. Testing it first
+    /// spares the exponential (and its slow underflow path) for most of a tile's Gaussians.
+    pub sigma_cutoff: f32,
     pub color: [f32; 3],
     /// Tiles touched, `[x0, y0, x1, y1)`.
     pub tiles: [u32; 4],
@@ -133,7 +136,8 @@ pub fn project_one(
     let conic = [c / det, -b / det, a / det];
     let mean = [cam.fx * p.x * rz + cam.cx, cam.fy * p.y * rz + cam.cy];
     // alpha = o·e^(−σ) ≥ 1/255 ⇔ σ ≤ ln(255·o): that ellipse's bounding box.
-    let k = 2.0 * (opacity / ALPHA_MIN).ln();
+    let sigma_cutoff = (opacity / ALPHA_MIN).ln();
+    let k = 2.0 * sigma_cutoff;
     let (rx, ry) = ((k * a).sqrt(), (k * c).sqrt());
     let tiles_x = cam.width.div_ceil(TILE) as f32;
     let tiles_y = cam.height.div_ceil(TILE) as f32;
@@ -159,6 +163,7 @@ pub fn project_one(
         conic,
         depth: p.z,
         opacity,
+        sigma_cutoff,
         color,
         tiles: [x0 as u32, y0 as u32, x1 as u32, y1 as u32],
     })

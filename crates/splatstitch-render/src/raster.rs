@@ -84,7 +84,7 @@ pub fn composite_pixel(
         let dx = p.mean[0] - px;
         let dy = p.mean[1] - py;
         let sigma = 0.5 * (p.conic[0] * dx * dx + p.conic[2] * dy * dy) + p.conic[1] * dx * dy;
-        if sigma < 0.0 {
+        if !(0.0..=p.sigma_cutoff).contains(&sigma) {
             continue;
         }
         let alpha = (p.opacity * (-sigma).exp()).min(ALPHA_MAX);

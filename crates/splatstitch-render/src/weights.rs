@@ -4,6 +4,8 @@
 
 use crate::RenderError;
 use crate::camera::Camera;
+use crate::image::Image;
+use crate::preprocess::TILE;
 use crate::raster::{bin, composite_pixel};
 use crate::scene::RenderScene;
 use rayon::prelude::*;
@@ -51,41 +53,70 @@ pub fn pixel_weights_cpu(
     sh_degree: u8,
     min_weight: f32,
 ) -> Result<PixelWeights, RenderError> {
+    render_with_weights_cpu(scene, cam, sh_degree, min_weight).map(|(w, _)| w)
+}
+
+/// One band of tile rows: its entries' ids and weights, and per pixel the entry count and the
+/// final transmittance.
+type Band = (Vec<u32>, Vec<f32>, Vec<(u32, f32)>);
+
+/// [`pixel_weights_cpu`] and, from the same pass, the exact render over black (all weights,
+/// as [`crate::render_cpu`] draws it): the optimizer needs both for every camera.
+pub fn render_with_weights_cpu(
+    scene: &RenderScene,
+    cam: &Camera,
+    sh_degree: u8,
+    min_weight: f32,
+) -> Result<(PixelWeights, Image), RenderError> {
     cam.validate()?;
     let binned = bin(scene, cam, sh_degree);
     let (w, h) = (cam.width as usize, cam.height as usize);
-    let per_pixel: Vec<(Vec<(u32, f32)>, f32)> = (0..w * h)
-        .into_par_iter()
-        .map(|p| {
-            let (x, y) = (p % w, p / w);
-            let tile =
-                (y / crate::preprocess::TILE as usize) * binned.tiles_x as usize + x / crate::preprocess::TILE as usize;
-            let list = &binned.tile_items[binned.tile_ranges[tile] as usize..binned.tile_ranges[tile + 1] as usize];
-            let mut entries = Vec::new();
-            let (_, t) = composite_pixel(&binned.projected, list, x as f32 + 0.5, y as f32 + 0.5, |g, wt| {
-                if wt >= min_weight {
-                    entries.push((binned.projected[g].id, wt));
+    let mut image = Image::new(cam.width, cam.height);
+    let rows_per_band = TILE as usize;
+    // One band of tile rows per task, its entries in one vector: no allocation per pixel.
+    let bands: Vec<Band> = image
+        .rgba
+        .par_chunks_mut(w * rows_per_band)
+        .enumerate()
+        .map(|(ty, rows)| {
+            let (mut ids, mut weights, mut counts) = (Vec::new(), Vec::new(), Vec::with_capacity(rows.len()));
+            for (r, row) in rows.chunks_mut(w).enumerate() {
+                let y = ty * rows_per_band + r;
+                for (x, out) in row.iter_mut().enumerate() {
+                    let tile = ty * binned.tiles_x as usize + x / TILE as usize;
+                    let list =
+                        &binned.tile_items[binned.tile_ranges[tile] as usize..binned.tile_ranges[tile + 1] as usize];
+                    let before = ids.len();
+                    let (c, t) = composite_pixel(&binned.projected, list, x as f32 + 0.5, y as f32 + 0.5, |g, wt| {
+                        if wt >= min_weight {
+                            ids.push(binned.projected[g].id);
+                            weights.push(wt);
+                        }
+                    });
+                    *out = [c[0], c[1], c[2], 1.0 - t];
+                    counts.push(((ids.len() - before) as u32, t));
                 }
-            });
-            (entries, t)
+            }
+            (ids, weights, counts)
         })
         .collect();
+    let total: usize = bands.iter().map(|b| b.0.len()).sum();
     let mut offsets = Vec::with_capacity(w * h + 1);
     offsets.push(0u32);
-    let total: usize = per_pixel.iter().map(|p| p.0.len()).sum();
     let (mut ids, mut weights) = (Vec::with_capacity(total), Vec::with_capacity(total));
     let mut transmittance = Vec::with_capacity(w * h);
-    for (entries, t) in per_pixel {
-        for (id, wt) in entries {
-            ids.push(id);
-            weights.push(wt);
+    for (band_ids, band_weights, counts) in bands {
+        for (c, t) in counts {
+            offsets.push(offsets.last().copied().unwrap_or(0) + c);
+            transmittance.push(t);
         }
-        offsets.push(ids.len() as u32);
-        transmittance.push(t);
+        ids.extend(band_ids);
+        weights.extend(band_weights);
     }
     let mut colors = vec![[0.0; 3]; scene.len()];
     for p in &binned.projected {
         colors[p.id as usize] = p.color;
     }
-    Ok(PixelWeights { width: cam.width, height: cam.height, offsets, ids, weights, transmittance, colors })
+    let weights = PixelWeights { width: cam.width, height: cam.height, offsets, ids, weights, transmittance, colors };
+    Ok((weights, image))
 }

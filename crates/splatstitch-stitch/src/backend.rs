@@ -1,6 +1,9 @@
-//! Which burn device the optimizer runs on: burn-wgpu on the renderer's own wgpu device, or
-//! burn's CPU backend. On a software adapter (lavapipe) burn-wgpu is about 60× slower than the
-//! CPU backend and its kernels take minutes to compile, so `auto` only picks it on real GPUs.
+//! What the optimizer runs on: burn-wgpu on the renderer's own wgpu device, the native CPU
+//! loops ([`crate::native`]), or one of burn's CPU backends. On a software adapter (lavapipe)
+//! burn-wgpu is about 60× slower than the CPU and its kernels take minutes to compile, so `auto`
+//! only picks it on real GPUs. On the CPU the native loops measured 4–5× faster than burn's
+//! `flex` backend (docs/BENCHMARKS.md), so `cpu` means them; `flex` and `ndarray` stay
+//! selectable for comparisons.
 
 use burn::tensor::Device;
 use burn::tensor::wgpu::WgpuSetup;
@@ -10,13 +13,26 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendChoice {
-    /// burn-wgpu on a hardware GPU adapter, the CPU backend on a software adapter or none.
+    /// burn-wgpu on a hardware GPU adapter, the native CPU loops on a software adapter or none.
     #[default]
     Auto,
     /// burn-wgpu, on whatever adapter there is (also a software one).
     Wgpu,
-    /// burn's CPU backend (`flex`; `SPLATSTITCH_BURN_CPU=ndarray` selects ndarray).
+    /// The fastest CPU path: the native loops on all cores.
     Cpu,
+    /// burn's `flex` CPU backend (autodiff), for comparisons.
+    Flex,
+    /// burn's `ndarray` CPU backend (autodiff), for comparisons.
+    Ndarray,
+}
+
+/// What runs the optimization.
+#[derive(Clone)]
+pub enum Engine {
+    /// Plain Rust loops over the CPU's cores ([`crate::native`]).
+    Native,
+    /// A burn device: burn-wgpu, flex or ndarray.
+    Burn(Device),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -30,8 +46,8 @@ pub enum BackendError {
 /// A device for the optimizer and how it was chosen, for logs and reports.
 #[derive(Clone)]
 pub struct OptimizerDevice {
-    pub device: Device,
-    /// What runs it, e.g. `burn-wgpu on NVIDIA H200 (Vulkan)` or `burn flex (CPU)`.
+    pub engine: Engine,
+    /// What runs it, e.g. `burn-wgpu on NVIDIA H200 (Vulkan)` or `native CPU (2 threads)`.
     pub name: String,
     /// Why `auto` chose it (empty when the user chose).
     pub reason: String,
@@ -41,16 +57,37 @@ impl OptimizerDevice {
     pub fn is_gpu(&self) -> bool {
         self.name.starts_with("burn-wgpu")
     }
+
+    /// The burn device, unless the native loops run it.
+    pub fn burn_device(&self) -> Option<&Device> {
+        match &self.engine {
+            Engine::Burn(d) => Some(d),
+            Engine::Native => None,
+        }
+    }
 }
 
-/// burn's CPU backend. burn 0.22 deprecates ndarray in favour of `flex`, which also measured
-/// 11× faster on this optimizer (docs/BENCHMARKS.md).
-#[allow(deprecated)]
+/// The fastest CPU path: the native loops on rayon's threads.
 pub fn cpu() -> OptimizerDevice {
-    if std::env::var("SPLATSTITCH_BURN_CPU").as_deref() == Ok("ndarray") {
-        OptimizerDevice { device: Device::ndarray(), name: "burn ndarray (CPU)".into(), reason: String::new() }
+    OptimizerDevice {
+        engine: Engine::Native,
+        name: format!("native CPU ({} threads)", rayon::current_num_threads()),
+        reason: String::new(),
+    }
+}
+
+/// burn's CPU backend: `flex`, or `ndarray` (which burn 0.22 deprecates; `flex` measured 11×
+/// faster on this optimizer, docs/BENCHMARKS.md).
+#[allow(deprecated)]
+pub fn burn_cpu(ndarray: bool) -> OptimizerDevice {
+    if ndarray {
+        OptimizerDevice {
+            engine: Engine::Burn(Device::ndarray()),
+            name: "burn ndarray (CPU)".into(),
+            reason: String::new(),
+        }
     } else {
-        OptimizerDevice { device: Device::flex(), name: "burn flex (CPU)".into(), reason: String::new() }
+        OptimizerDevice { engine: Engine::Burn(Device::flex()), name: "burn flex (CPU)".into(), reason: String::new() }
     }
 }
 
@@ -62,7 +99,7 @@ pub fn wgpu(ctx: &GpuContext) -> Result<OptimizerDevice, BackendError> {
     let mut registered = REGISTERED.lock().unwrap_or_else(|e| e.into_inner());
     let name = format!("burn-wgpu on {} ({:?})", ctx.info.name, ctx.info.backend);
     if let Some((_, d)) = registered.iter().find(|(k, _)| *k == key) {
-        return Ok(OptimizerDevice { device: d.clone(), name, reason: String::new() });
+        return Ok(OptimizerDevice { engine: Engine::Burn(d.clone()), name, reason: String::new() });
     }
     let setup = WgpuSetup {
         instance: ctx.instance.clone(),
@@ -76,14 +113,17 @@ pub fn wgpu(ctx: &GpuContext) -> Result<OptimizerDevice, BackendError> {
         .init()
         .map_err(|e| BackendError::Register { adapter: ctx.describe(), error: e.to_string() })?;
     registered.push((key, device.clone()));
-    Ok(OptimizerDevice { device, name, reason: String::new() })
+    Ok(OptimizerDevice { engine: Engine::Burn(device), name, reason: String::new() })
 }
 
 /// Resolves a choice. `gpu` is the renderer's context when there is one (the editor's);
 /// otherwise a headless one is made when the choice may need it.
 pub fn select(choice: BackendChoice, gpu: Option<&GpuContext>) -> Result<OptimizerDevice, BackendError> {
-    if choice == BackendChoice::Cpu {
-        return Ok(cpu());
+    match choice {
+        BackendChoice::Cpu => return Ok(cpu()),
+        BackendChoice::Flex => return Ok(burn_cpu(false)),
+        BackendChoice::Ndarray => return Ok(burn_cpu(true)),
+        BackendChoice::Auto | BackendChoice::Wgpu => {}
     }
     let owned;
     let ctx = match gpu {
@@ -105,10 +145,7 @@ pub fn select(choice: BackendChoice, gpu: Option<&GpuContext>) -> Result<Optimiz
             Ok(d)
         }
         (_, Ok(c)) => Ok(OptimizerDevice {
-            reason: format!(
-                "`{}` is a software adapter, where burn-wgpu is ~60× slower than the CPU backend",
-                c.info.name
-            ),
+            reason: format!("`{}` is a software adapter, where burn-wgpu is ~60× slower than the CPU", c.info.name),
             ..cpu()
         }),
         (_, Err(e)) => Ok(OptimizerDevice { reason: format!("no GPU adapter ({e})"), ..cpu() }),

@@ -10,6 +10,7 @@ pub mod driving;
 pub mod explicit;
 pub mod job;
 pub mod metrics;
+pub mod native;
 pub mod optimize;
 pub mod poisson;
 pub mod recolor;

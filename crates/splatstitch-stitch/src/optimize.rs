@@ -7,7 +7,7 @@ use burn::tensor::{Device, IndexingUpdateOp, Int, Tensor, TensorData};
 use rayon::prelude::*;
 use splatstitch_core::GaussianCloud;
 use splatstitch_render::preprocess::sh_basis;
-use splatstitch_render::{Camera, RenderLayer, RenderScene, pixel_weights_cpu};
+use splatstitch_render::{Camera, Image, RenderLayer, RenderScene, render_with_weights_cpu};
 
 /// Weights below this are dropped from the per-camera entry lists (DESIGN §5).
 pub const MIN_WEIGHT: f32 = 1e-4;
@@ -76,30 +76,41 @@ impl SobelTaps {
 
 /// Per-camera weights, view bases and reference gradients of the target alone.
 pub fn camera_terms(target: &GaussianCloud, cameras: &[Camera]) -> (Vec<CameraTerms>, SobelTaps) {
+    let (terms, taps, _) = camera_terms_with_renders(target, cameras);
+    (terms, taps)
+}
+
+/// [`camera_terms`] and each camera's exact render of the target over black, from the same
+/// rasterizer pass (the metrics' "before" renders).
+pub fn camera_terms_with_renders(
+    target: &GaussianCloud,
+    cameras: &[Camera],
+) -> (Vec<CameraTerms>, SobelTaps, Vec<Image>) {
     let scene = RenderScene { layers: vec![RenderLayer::new(target)] };
     let (w, h) = (cameras[0].width as usize, cameras[0].height as usize);
     let taps = SobelTaps::new(w, h);
-    let terms = cameras
-        .iter()
+    let (terms, renders) = cameras
+        .par_iter()
         .map(|cam| {
-            let pw = pixel_weights_cpu(&scene, cam, target.sh_degree, MIN_WEIGHT).expect("working cameras are valid");
+            let (pw, image) =
+                render_with_weights_cpu(&scene, cam, target.sh_degree, MIN_WEIGHT).expect("working cameras are valid");
             let eye = cam.position();
-            let basis: Vec<f32> = (0..target.len())
-                .into_par_iter()
-                .flat_map_iter(|i| {
-                    let d = (glam::Vec3::from(target.positions[i]) - eye).normalize_or_zero();
-                    sh_basis(d).into_iter().take(target.coeffs_per_channel())
-                })
-                .collect();
+            let k = target.coeffs_per_channel();
+            let mut basis = vec![0.0f32; target.len() * k];
+            basis.par_chunks_mut(k).enumerate().for_each(|(i, out)| {
+                let d = (glam::Vec3::from(target.positions[i]) - eye).normalize_or_zero();
+                out.copy_from_slice(&sh_basis(d)[..k]);
+            });
             let mut pixel = Vec::with_capacity(pw.ids.len());
             for p in 0..pw.transmittance.len() {
                 pixel.extend(std::iter::repeat_n(p as i64, (pw.offsets[p + 1] - pw.offsets[p]) as usize));
             }
+            // The reference gradients come from the sparse render itself, so L_grad starts at 0.
             let render: Vec<f32> = pw.recompose(&pw.colors, [0.0; 3]).into_iter().flatten().collect();
             let (sobel_x0, sobel_y0) = taps.apply(&render, w * h);
             let tune_pixels =
                 (0..w * h).filter(|&p| 1.0 - pw.transmittance[p] > TUNE_ALPHA).map(|p| p as i64).collect();
-            CameraTerms {
+            let terms = CameraTerms {
                 basis,
                 pixel,
                 gaussian: pw.ids.iter().map(|&i| i as i64).collect(),
@@ -107,10 +118,11 @@ pub fn camera_terms(target: &GaussianCloud, cameras: &[Camera]) -> (Vec<CameraTe
                 sobel_x0,
                 sobel_y0,
                 tune_pixels,
-            }
+            };
+            (terms, image)
         })
-        .collect();
-    (terms, taps)
+        .unzip();
+    (terms, taps, renders)
 }
 
 /// Everything the optimizer needs, fixed before the first iteration.

@@ -1,7 +1,7 @@
 //! A whole stitch, headless: compose → boundary → cameras and reference renders → blend →
 //! metrics before and after → outputs, written only when everything succeeded.
 
-use crate::backend::{self, BackendChoice, BackendError};
+use crate::backend::{self, BackendChoice, BackendError, Engine};
 use crate::boundary::{Boundary, BoundaryParams, find_boundary};
 use crate::cameras::fibonacci_cameras;
 use crate::compose::{Composite, with_sh_degree};
@@ -9,7 +9,8 @@ use crate::driving::driving_points;
 use crate::explicit::optimize_explicit;
 use crate::job::{BlendSpec, Job, JobError, Method};
 use crate::metrics::{Metrics, Palette, SeamSpace, detail, seam_error_image, seam_error_points};
-use crate::optimize::{Problem, Weights, camera_terms, optimize};
+use crate::native::optimize_native;
+use crate::optimize::{Problem, Weights, camera_terms_with_renders, optimize};
 use crate::poisson::{PoissonProblem, apply_offsets, solve};
 use splatstitch_core::formats::{self, SaveOptions, write_atomically};
 use splatstitch_core::{GaussianCloud, Role};
@@ -42,9 +43,10 @@ pub fn research_overrides(w: &mut Weights) {
     }
 }
 
-/// Which gradient the optimizer uses: the explicit one (gathers only) on a GPU, where burn's
-/// autodiff needs a scatter that burn-wgpu does serially; on the CPU whichever measured faster
-/// (docs/BENCHMARKS.md). `SPLATSTITCH_GRADIENT=autodiff|explicit` overrides, for comparisons.
+/// Which gradient a burn device uses: the explicit one (gathers only) on a GPU, where burn's
+/// autodiff needs a scatter that burn-wgpu does serially; on burn's CPU backends whichever
+/// measured faster (docs/BENCHMARKS.md). `SPLATSTITCH_GRADIENT=autodiff|explicit` overrides, for
+/// comparisons.
 fn use_autodiff(device: &backend::OptimizerDevice) -> bool {
     match std::env::var("SPLATSTITCH_GRADIENT").as_deref() {
         Ok("autodiff") => true,
@@ -179,13 +181,28 @@ pub struct Evaluation {
     pub sources: GaussianCloud,
 }
 
+/// The job's working cameras (DESIGN §5 step 4).
+pub fn working_cameras(composite: &Composite, blend: &BlendSpec) -> Vec<Camera> {
+    let (lo, hi) = composite.bounds();
+    fibonacci_cameras(lo, hi, blend.views, blend.resolution)
+}
+
 impl Evaluation {
     pub fn new(composite: &Composite, blend: &BlendSpec, boundary: Boundary) -> Evaluation {
-        let (lo, hi) = composite.bounds();
-        let cameras = fibonacci_cameras(lo, hi, blend.views, blend.resolution);
+        Self::with_target_renders(composite, working_cameras(composite, blend), boundary, None)
+    }
+
+    /// As [`Evaluation::new`] with `cameras`, reusing the target's renders from them when the
+    /// caller already has them.
+    pub fn with_target_renders(
+        composite: &Composite,
+        cameras: Vec<Camera>,
+        boundary: Boundary,
+        target_before: Option<Vec<Image>>,
+    ) -> Evaluation {
         let sources = composite.sources();
         let source_renders = render_views(&[&sources], &cameras);
-        let target_before = render_views(&[&composite.target().cloud], &cameras);
+        let target_before = target_before.unwrap_or_else(|| render_views(&[&composite.target().cloud], &cameras));
         let palette = Palette::from_renders(&source_renders, 7);
         Evaluation { cameras, source_renders, target_before, palette, boundary, sources }
     }
@@ -227,9 +244,13 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
         Method::None => None,
         // The baseline's field gathers need autodiff's scatter-add, which burn-wgpu does
         // serially and wrongly past 65,535 rows (see segment.rs): it runs on the CPU.
-        Method::Poisson if opts.backend != BackendChoice::Cpu => Some(backend::OptimizerDevice {
-            reason: "the poisson baseline runs on burn's CPU backend (burn-wgpu's scatter-add is serial)".into(),
-            ..backend::cpu()
+        Method::Poisson => Some(match opts.backend {
+            BackendChoice::Ndarray => backend::burn_cpu(true),
+            BackendChoice::Flex => backend::burn_cpu(false),
+            _ => backend::OptimizerDevice {
+                reason: "the poisson baseline runs on burn's CPU backend (burn-wgpu's scatter-add is serial)".into(),
+                ..backend::burn_cpu(false)
+            },
         }),
         _ => {
             let d = backend::select(opts.backend, opts.gpu.as_ref())?;
@@ -276,10 +297,10 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
 
     progress(Stage::Precompute, 0.0);
     let lap = Instant::now();
-    let eval = Evaluation::new(&composite, blend, boundary);
     let mut initial = target.clone();
-    if blend.method != Method::None && std::env::var("SPLATSTITCH_INIT").as_deref() == Ok("affine") {
-        match crate::transfer::fit(target, &sources, &eval.boundary) {
+    let warm_start = blend.method != Method::None && std::env::var("SPLATSTITCH_INIT").as_deref() == Ok("affine");
+    if warm_start {
+        match crate::transfer::fit(target, &sources, &boundary) {
             Some(tint) => {
                 tracing::warn!("research switch: warm start with the seam's colour transfer {tint:?}");
                 tint.apply(&mut initial);
@@ -287,24 +308,32 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
             None => tracing::warn!("research switch: too few seam points for a colour transfer"),
         }
     }
-    let problem = (blend.method == Method::Stitch).then(|| {
-        let (interior, driving, driving_k) = driving_points(&initial, &eval.boundary, composite.diagonal(), blend.k);
-        let (cameras, taps) = camera_terms(&initial, &eval.cameras);
-        Problem {
-            sh: initial.sh.clone(),
-            n: target.len(),
-            k: target.coeffs_per_channel(),
-            boundary: eval.boundary.members.iter().map(|&m| m as i64).collect(),
-            reference: eval.boundary.reference_sh.clone(),
-            interior,
-            driving,
-            driving_k,
-            cameras,
-            taps,
-            pixels: (blend.resolution * blend.resolution) as usize,
-            palette: eval.palette.colors.clone(),
+    let cameras = working_cameras(&composite, blend);
+    let terms = (blend.method == Method::Stitch).then(|| camera_terms_with_renders(&initial, &cameras));
+    let (problem, target_before) = match terms {
+        Some((camera_terms, taps, renders)) => {
+            let (interior, driving, driving_k) = driving_points(&initial, &boundary, composite.diagonal(), blend.k);
+            let problem = Problem {
+                sh: initial.sh.clone(),
+                n: target.len(),
+                k: target.coeffs_per_channel(),
+                boundary: boundary.members.iter().map(|&m| m as i64).collect(),
+                reference: boundary.reference_sh.clone(),
+                interior,
+                driving,
+                driving_k,
+                cameras: camera_terms,
+                taps,
+                pixels: (blend.resolution * blend.resolution) as usize,
+                palette: Vec::new(),
+            };
+            // The optimizer's renders are the target's own unless a warm start recoloured it.
+            (Some(problem), (!warm_start).then_some(renders))
         }
-    });
+        None => (None, None),
+    };
+    let eval = Evaluation::with_target_renders(&composite, cameras, boundary, target_before);
+    let problem = problem.map(|p| Problem { palette: eval.palette.colors.clone(), ..p });
     t.precompute = lap.elapsed().as_secs_f64();
     if cancelled() {
         return Err(StitchError::Cancelled);
@@ -317,7 +346,8 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
     if blend.method == Method::Poisson {
         let device = device.as_ref().expect("a device for every optimizing method");
         let problem = PoissonProblem::new(&initial, &sources, &eval.boundary);
-        let offsets = solve(&problem, blend.lambda_grad, blend.iterations, LEARNING_RATE, &device.device, |it| {
+        let burn_device = device.burn_device().expect("the poisson baseline runs on a burn device");
+        let offsets = solve(&problem, blend.lambda_grad, blend.iterations, LEARNING_RATE, burn_device, |it| {
             progress(Stage::Optimize, (it + 1) as f32 / iterations);
             !cancelled()
         });
@@ -350,10 +380,10 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
             }
             !cancelled()
         };
-        blended.sh = if use_autodiff(device) {
-            optimize(problem, &weights, &device.device, true, step)
-        } else {
-            optimize_explicit(problem, &weights, &device.device, !device.is_gpu(), step)
+        blended.sh = match &device.engine {
+            Engine::Native => optimize_native(problem, &weights, step),
+            Engine::Burn(d) if use_autodiff(device) => optimize(problem, &weights, d, true, step),
+            Engine::Burn(d) => optimize_explicit(problem, &weights, d, !device.is_gpu(), step),
         };
         if cancelled() {
             return Err(StitchError::Cancelled);

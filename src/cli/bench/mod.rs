@@ -5,6 +5,7 @@ mod formats;
 mod recolor;
 mod render;
 mod selection;
+mod stitch;
 
 use clap::{Args, ValueEnum};
 use splatstitch_core::GaussianCloud;
@@ -21,6 +22,8 @@ pub enum Suite {
     Recolor,
     /// Editor selection tools (1M Gaussians), connected region and the seam search (200k).
     Selection,
+    /// Stitch speed: one job on several optimizer backends, time per stage, ratios.
+    Stitch,
 }
 
 #[derive(Args, Debug)]
@@ -48,9 +51,15 @@ pub struct BenchArgs {
     /// Recolor suite: where the inputs, jobs and outputs go.
     #[arg(long, default_value = "examples/recolor")]
     pub recolor_dir: PathBuf,
-    /// Recolor suite: optimizer iterations.
+    /// Recolor and stitch suites: optimizer iterations.
     #[arg(long, default_value_t = 1500)]
     pub iterations: usize,
+    /// Stitch suite: the job to time.
+    #[arg(long, default_value = "examples/jobs/flowers_lod_speed.toml")]
+    pub job: PathBuf,
+    /// Stitch suite: optimizer backends to compare; the last is the baseline of the ratios.
+    #[arg(long, value_delimiter = ',', default_value = "cpu,flex")]
+    pub backends: Vec<String>,
     /// Recolor suite: weight of L_grad (job default 2).
     #[arg(long, default_value_t = 2.0)]
     pub lambda_grad: f32,
@@ -78,6 +87,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         Suite::Render => render::run(&a),
         Suite::Recolor => recolor::run_bench(&a),
         Suite::Selection => selection::run(&a),
+        Suite::Stitch => stitch::run_bench(&a),
     }
 }
 

@@ -57,6 +57,7 @@ impl StitchRun {
         let preview_out = preview.clone();
         let preview_layer = layer.clone();
         std::thread::spawn(move || {
+            lower_priority();
             let report_progress = move |s: Stage, f: f32| {
                 if let Ok(mut g) = p.lock() {
                     *g = (s, f);
@@ -77,7 +78,13 @@ impl StitchRun {
                 gpu,
                 preview: Some(&send_preview),
             };
-            let result = run(&job, &opts).map_err(|e| e.to_string()).and_then(|report| {
+            let pool = background_pool();
+            let stitch = || run(&job, &opts);
+            let outcome = match &pool {
+                Some(pool) => pool.install(stitch),
+                None => stitch(),
+            };
+            let result = outcome.map_err(|e| e.to_string()).and_then(|report| {
                 let out = dir.join(job.spec.output.ply.file_name().unwrap_or_default());
                 let all = formats::load(&out, &LoadOptions::default()).map_err(|e| e.to_string())?.cloud;
                 let start: usize = counts[..target].iter().sum();
@@ -103,6 +110,28 @@ impl StitchRun {
 
     pub fn cancel(&self) {
         self.cancel.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The worker's own rayon pool, its threads at a lower scheduling priority. The viewport's CPU
+/// renderer uses rayon's global pool, whose tasks would otherwise queue behind the optimizer's;
+/// this way the UI gets the cores when it draws and the stitch has them the rest of the time.
+fn background_pool() -> Option<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .thread_name(|i| format!("stitch-{i}"))
+        .start_handler(|_| lower_priority())
+        .build()
+        .map_err(|e| tracing::warn!("no separate thread pool for the stitch ({e}); it shares the UI's"))
+        .ok()
+}
+
+/// Nice 10 for the calling thread (Linux nice values are per thread); elsewhere a no-op.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain syscalls on the calling thread's own id; no memory is passed.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
     }
 }
 

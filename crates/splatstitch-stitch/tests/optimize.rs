@@ -250,4 +250,3 @@ fn native_loops_match_autodiff() {
         }
     }
 }
-

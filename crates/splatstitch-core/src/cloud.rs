@@ -115,6 +115,12 @@ impl GaussianCloud {
         &self.sh[i * n..(i + 1) * n]
     }
 
+    /// Gaussian `i`'s base colour: its SH degree-0 term, the colour without view dependence.
+    pub fn base_colour(&self, i: usize) -> [f32; 3] {
+        let dc = &self.sh_of(i)[..3];
+        std::array::from_fn(|c| 0.5 + crate::sh::SH_C0 * dc[c])
+    }
+
     pub fn sh_of_mut(&mut self, i: usize) -> &mut [f32] {
         let n = self.coeffs_per_channel() * 3;
         &mut self.sh[i * n..(i + 1) * n]

@@ -8,7 +8,6 @@ use glam::{Vec2, Vec3};
 use rayon::prelude::*;
 use splatstitch_core::GaussianCloud;
 use splatstitch_core::cloud::sigmoid;
-use splatstitch_core::sh::SH_C0;
 use splatstitch_core::transform::Similarity;
 use splatstitch_render::Camera;
 use splatstitch_stitch::boundary::CentreIndex;
@@ -126,9 +125,7 @@ pub fn in_sphere(cloud: &GaussianCloud, t: &Similarity, centre: Vec3, radius: f3
 
 /// View-independent (DC) colour of Gaussian `i`.
 pub fn base_colour(cloud: &GaussianCloud, i: usize) -> Vec3 {
-    let k = cloud.coeffs_per_channel() * 3;
-    let s = &cloud.sh[i * k..i * k + 3];
-    Vec3::new(s[0], s[1], s[2]) * SH_C0 + Vec3::splat(0.5)
+    Vec3::from(cloud.base_colour(i))
 }
 
 /// Gaussians whose base colour is within `tolerance` (RGB distance, 0–√3) of `colour`.

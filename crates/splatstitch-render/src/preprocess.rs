@@ -37,7 +37,7 @@ pub struct Projected {
     pub tiles: [u32; 4],
 }
 
-pub const SH_C0: f32 = 0.282_094_8;
+pub use splatstitch_core::sh::SH_C0;
 pub const SH_C1: f32 = 0.488_602_5;
 pub const SH_C2: [f32; 5] = [1.092_548_4, -1.092_548_4, 0.315_391_57, -1.092_548_4, 0.546_274_2];
 pub const SH_C3: [f32; 7] =

@@ -6,6 +6,7 @@
 //! (DC) colour, so the field is linear in them and the whole objective is sparse gathers.
 
 use crate::boundary::{Boundary, CentreIndex};
+use crate::optimize::Adam;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use glam::{Mat3, Quat, Vec3};
 use rayon::prelude::*;
@@ -94,8 +95,7 @@ pub fn field_weights(cloud: &GaussianCloud, points: &[[f32; 3]]) -> FieldWeights
 
 /// View-independent colour of every Gaussian (DC band only).
 pub fn dc_colors(cloud: &GaussianCloud) -> Vec<[f32; 3]> {
-    let k = cloud.coeffs_per_channel();
-    (0..cloud.len()).map(|i| std::array::from_fn(|c| 0.5 + SH_C0 * cloud.sh[i * k * 3 + c])).collect()
+    (0..cloud.len()).map(|i| cloud.base_colour(i)).collect()
 }
 
 /// Everything the baseline needs, fixed before the first iteration.
@@ -183,12 +183,11 @@ pub fn solve(
     let (ea, eb) = (ints(&p.edge_a, device), ints(&p.edge_b, device));
     let base = floats(p.base.iter().flatten().copied().collect(), [p.n, 3], device);
     let wanted = floats(p.overlap_colors.iter().flatten().copied().collect(), [overlap_rows, 3], device);
-    let mut delta: Tensor<2> = Tensor::zeros([p.n, 3], device);
-    let mut m: Tensor<2> = Tensor::zeros([p.n, 3], device);
-    let mut v: Tensor<2> = Tensor::zeros([p.n, 3], device);
-    let (b1, b2, eps) = (0.9f32, 0.999f32, 1e-8f32);
+    // The offsets as an `N × 1 × 3` block, the optimizer's shape for SH coefficients.
+    let shape = [p.n, 1, 3];
+    let mut adam = Adam::new(&vec![0.0; p.n * 3], shape, device, true);
     for it in 0..iterations {
-        let d = delta.clone().autodiff().require_grad();
+        let d = adam.params(shape, device).reshape([p.n, 3]).autodiff().require_grad();
         let mut loss: Tensor<1> = Tensor::zeros([1], device);
         if !p.edge_a.is_empty() && rows > 0 {
             let f = field(d.clone(), &fw, rows);
@@ -200,17 +199,12 @@ pub fn solve(
         }
         let grads = loss.backward();
         let Some(g) = d.grad(&grads) else { break };
-        m = m.mul_scalar(b1) + g.clone().mul_scalar(1.0 - b1);
-        v = v.mul_scalar(b2) + g.powi_scalar(2).mul_scalar(1.0 - b2);
-        let t = (it + 1) as i32;
-        let update =
-            m.clone().div_scalar(1.0 - b1.powi(t)) / v.clone().div_scalar(1.0 - b2.powi(t)).sqrt().add_scalar(eps);
-        delta = delta - update.mul_scalar(learning_rate);
+        adam.step(g.reshape(shape), (it + 1) as i32, learning_rate);
         if !step(it) {
             break;
         }
     }
-    let flat = delta.into_data().try_into_vec::<f32>().expect("f32 tensor");
+    let flat = adam.into_vec();
     flat.chunks_exact(3).map(|c| [c[0], c[1], c[2]]).collect()
 }
 

@@ -26,7 +26,9 @@ pub const LEARNING_RATE: f32 = 0.01;
 /// Switches for studying the method's losses without changing the job format (the ablations in
 /// docs/BENCHMARKS.md): `SPLATSTITCH_LAMBDA_FEATURE` and `SPLATSTITCH_LAMBDA_COLOR` weight
 /// L_feature and L_color (1 in the method), `SPLATSTITCH_CLONE_OFFSETS=1` makes L_color clone
-/// colour changes instead of colours. Each one in use is logged.
+/// colour changes instead of colours, `SPLATSTITCH_LEARNING_RATE` sets Adam's step (0.01).
+/// `SPLATSTITCH_INIT=affine` and `SPLATSTITCH_FEATURE_REFERENCE=field` act in [`run`]. Each one in
+/// use is logged.
 pub fn research_overrides(w: &mut Weights) {
     let number = |key: &str| std::env::var(key).ok().and_then(|v| v.parse::<f32>().ok()).filter(|v| v.is_finite());
     if let Some(v) = number("SPLATSTITCH_LAMBDA_FEATURE") {
@@ -36,6 +38,10 @@ pub fn research_overrides(w: &mut Weights) {
     if let Some(v) = number("SPLATSTITCH_LAMBDA_COLOR") {
         tracing::warn!("research switch: lambda_color = {v}");
         w.lambda_color = v;
+    }
+    if let Some(v) = number("SPLATSTITCH_LEARNING_RATE").filter(|v| *v > 0.0) {
+        tracing::warn!("research switch: learning rate = {v}");
+        w.learning_rate = v;
     }
     if std::env::var_os("SPLATSTITCH_CLONE_OFFSETS").is_some() {
         tracing::warn!("research switch: L_color clones colour changes");
@@ -318,7 +324,12 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
                 n: target.len(),
                 k: target.coeffs_per_channel(),
                 boundary: boundary.members.iter().map(|&m| m as i64).collect(),
-                reference: boundary.reference_sh.clone(),
+                reference: if std::env::var("SPLATSTITCH_FEATURE_REFERENCE").as_deref() == Ok("field") {
+                    tracing::warn!("research switch: L_feature references from the two fields at each seam point");
+                    crate::transfer::field_reference(&initial, &sources, &boundary)
+                } else {
+                    boundary.reference_sh.clone()
+                },
                 interior,
                 driving,
                 driving_k,

@@ -51,6 +51,33 @@ pub fn fit(target: &GaussianCloud, source: &GaussianCloud, boundary: &Boundary) 
     tint.gain.iter().chain(&tint.offset).all(|v| v.is_finite()).then_some(tint)
 }
 
+/// A location-matched L_feature reference (research switch `SPLATSTITCH_FEATURE_REFERENCE=field`):
+/// each boundary member's own SH with its DC moved by the source's minus the target's field
+/// colour at its centre, so the reference carries the seam's colour difference without another
+/// place's texture. Members the two fields do not both cover keep the paper's reference.
+pub fn field_reference(target: &GaussianCloud, source: &GaussianCloud, boundary: &Boundary) -> Vec<f32> {
+    let mut reference = boundary.reference_sh.clone();
+    let stride = target.coeffs_per_channel() * 3;
+    let seam: Vec<[f32; 3]> = boundary.members.iter().map(|&m| target.positions[m as usize]).collect();
+    let from_source = field_weights(source, &seam);
+    let from_target = field_weights(target, &seam);
+    let (s, t) = (from_source.apply(&dc_colors(source)), from_target.apply(&dc_colors(target)));
+    let mut target_row = vec![usize::MAX; seam.len()];
+    for (row, &i) in from_target.points.iter().enumerate() {
+        target_row[i] = row;
+    }
+    for (row, &i) in from_source.points.iter().enumerate() {
+        let Some(&tr) = target_row.get(i).filter(|&&r| r != usize::MAX) else { continue };
+        let own = target.sh_of(boundary.members[i] as usize);
+        let out = &mut reference[i * stride..(i + 1) * stride];
+        out.copy_from_slice(own);
+        for c in 0..3 {
+            out[c] += (s[row][c] - t[tr][c]) / splatstitch_core::sh::SH_C0;
+        }
+    }
+    reference
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,6 +106,33 @@ mod tests {
             assert!((fit.gain[c] * truth.gain[c] - 1.0).abs() < 0.02, "{fit:?}");
             let o = -truth.offset[c] / truth.gain[c];
             assert!((fit.offset[c] - o).abs() < 0.02, "{fit:?}");
+        }
+    }
+
+    #[test]
+    fn field_reference_moves_each_member_by_the_local_difference() {
+        let mut source = GaussianCloud::with_len(400, 0);
+        for i in 0..400 {
+            source.positions[i] = [(i % 20) as f32 * 0.02, (i / 20) as f32 * 0.02, 0.0];
+            source.log_scales[i] = [0.02f32.ln(); 3];
+            source.opacities[i] = 4.0;
+            source.rotations[i] = [1.0, 0.0, 0.0, 0.0];
+            for c in 0..3 {
+                source.sh[i * 3 + c] = (((i * (c + 3) * 7919) % 97) as f32 / 97.0 - 0.5) / SH_C0 * 0.6;
+            }
+        }
+        let mut target = source.clone();
+        Tint { gain: [1.0; 3], offset: [0.1, -0.05, 0.02] }.apply(&mut target);
+        let members: Vec<u32> = (0..400).step_by(7).collect();
+        let b = Boundary { reference_sh: vec![9.0; members.len() * 3], members, k: 4, ..Default::default() };
+        let reference = field_reference(&target, &source, &b);
+        // A uniform offset moves both fields alike: each member's reference is its untinted self,
+        // its own texture kept.
+        for (row, &m) in b.members.iter().enumerate() {
+            for c in 0..3 {
+                let (got, want) = (reference[row * 3 + c], source.sh[m as usize * 3 + c]);
+                assert!((got - want).abs() < 1e-4, "member {m}: {got} vs {want}");
+            }
         }
     }
 }

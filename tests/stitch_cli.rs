@@ -199,6 +199,15 @@ fn stitch_method_blends_the_target_and_leaves_the_rest_alone() {
 }
 
 #[test]
+fn seam_transfer_runs_before_blending_and_is_reported() {
+    let report = blends_the_target_and_leaves_the_rest_alone("stitch", &["--seam-transfer"]);
+    let t = &report["seam_transfer"];
+    let gains: Vec<f64> = t["gain"].as_array().expect("a fitted transfer").iter().filter_map(|v| v.as_f64()).collect();
+    assert_eq!(gains.len(), 3, "{t}");
+    assert!(gains.iter().all(|g| g.is_finite() && *g > 0.0), "{t}");
+}
+
+#[test]
 fn stitch_method_runs_on_burns_cpu_backend_too() {
     let report = blends_the_target_and_leaves_the_rest_alone("stitch", &["--backend", "flex"]);
     assert_eq!(report["backend"], "burn flex (CPU)");

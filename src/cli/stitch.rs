@@ -55,6 +55,12 @@ pub struct StitchArgs {
     /// Optimizer backend.
     #[arg(long, value_enum, default_value_t)]
     pub backend: Backend,
+    /// Before blending, map the target's colours with a per-channel gain and offset fitted on
+    /// the seam: corrects exposure and white balance between captures. Not part of the paper's
+    /// method (on the recolor benchmark it alone undoes 91 % of a tint; docs/BENCHMARKS.md).
+    /// The fitted transfer is in the report.
+    #[arg(long)]
+    pub seam_transfer: bool,
 }
 
 pub fn run_stitch(a: StitchArgs, quiet: bool) -> anyhow::Result<()> {
@@ -93,6 +99,7 @@ pub fn run_stitch(a: StitchArgs, quiet: bool) -> anyhow::Result<()> {
         backend: a.backend.into(),
         gpu: None,
         preview: None,
+        seam_transfer: a.seam_transfer,
     };
     let report = run(&job, &opts);
     bar.finish_and_clear();
@@ -105,6 +112,9 @@ pub fn run_stitch(a: StitchArgs, quiet: bool) -> anyhow::Result<()> {
             let why =
                 if report.backend_reason.is_empty() { String::new() } else { format!(": {}", report.backend_reason) };
             println!("optimizer   {}{why}", report.backend);
+        }
+        if let Some(t) = &report.seam_transfer {
+            println!("transfer    gain {:.3?}, offset {:.3?} (fitted on the seam)", t.gain, t.offset);
         }
         println!("seam error  {:.4} → {:.4} ({:?} space)", b.seam_error, f.seam_error, f.seam_space);
         println!("detail      {:.4} → {:.4}", b.detail, f.detail);

@@ -198,6 +198,8 @@ pub struct EditorApp {
     stitch_run: Option<crate::stitching::StitchRun>,
     /// Show the seam ∂B in the viewport, recomputed when K, β, τ or the scene change.
     pub show_boundary: bool,
+    /// Run the seam colour transfer before blending (stitch panel option, not saved in the job).
+    pub seam_transfer: bool,
     /// World positions of ∂B's members, and what they were computed for.
     boundary: Option<(SeamKey, Vec<glam::Vec3>)>,
     /// The target's cloud before a running stitch's previews replaced it.
@@ -257,6 +259,7 @@ impl EditorApp {
             stitch_run: None,
             stitch_before: None,
             show_boundary: true,
+            seam_transfer: false,
             boundary: None,
             last_stitch: None,
             doc,
@@ -305,7 +308,7 @@ impl EditorApp {
         if self.stitch_run.is_some() {
             return;
         }
-        match crate::stitching::StitchRun::start(&self.doc, self.gpu.clone()) {
+        match crate::stitching::StitchRun::start(&self.doc, self.gpu.clone(), self.seam_transfer) {
             Ok(r) => {
                 self.status = "stitching…".into();
                 self.stitch_run = Some(r);
@@ -340,6 +343,7 @@ impl EditorApp {
             return;
         };
         let secs = run.started.elapsed().as_secs_f32();
+        let transfer_wanted = run.seam_transfer;
         self.stitch_run = None;
         if let Some((t, before)) = self.stitch_before.take()
             && let Some(l) = self.doc.layers.get_mut(t)
@@ -357,6 +361,13 @@ impl EditorApp {
                 let label = format!("stitch ({:?})", r.report.method).to_lowercase();
                 self.apply(Edit::Cloud { layer: r.target, label, before: before.clone(), after: after.clone() });
                 self.status = format!("stitched in {secs:.1} s on {}", r.report.backend);
+                if transfer_wanted && r.report.seam_transfer.is_none() {
+                    self.status += &format!(
+                        "; no colour transfer: fewer than {} seam points lie where the source is \
+                         (do the layers overlap?)",
+                        splatstitch_stitch::transfer::MIN_POINTS
+                    );
+                }
                 self.last_stitch =
                     Some(LastStitch { layer: r.target, before, after, report: r.report, showing_after: true });
             }
@@ -1291,6 +1302,10 @@ impl EditorApp {
         let b = &mut self.doc.blend;
         ui.add(egui::Slider::new(&mut b.beta, 0.001..=0.5).logarithmic(true).text("β"));
         ui.add(egui::Slider::new(&mut b.tau, 0.0..=1.0).text("τ"));
+        ui.checkbox(&mut self.seam_transfer, "Match colours across the seam first").on_hover_text(
+            "Before blending, map the target's colours with a per-channel gain and offset fitted on the seam \
+             (exposure and white balance between captures). Not part of the paper's method.",
+        );
         ui.horizontal(|ui| {
             ui.checkbox(&mut self.show_boundary, "Show the seam (boundary)");
             if let Some(n) = seam {

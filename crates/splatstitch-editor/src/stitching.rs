@@ -29,12 +29,15 @@ pub struct StitchRun {
     pub preview: Arc<Mutex<Option<GaussianCloud>>>,
     pub cancel: Arc<AtomicBool>,
     pub started: Instant,
+    /// Whether the seam colour transfer was asked for.
+    pub seam_transfer: bool,
     rx: Receiver<Result<StitchResult, String>>,
 }
 
 impl StitchRun {
     /// Checks the document and starts the run on a worker thread.
-    pub fn start(doc: &Document, gpu: Option<GpuContext>) -> Result<StitchRun, String> {
+    /// `seam_transfer`: see [`RunOptions::seam_transfer`].
+    pub fn start(doc: &Document, gpu: Option<GpuContext>, seam_transfer: bool) -> Result<StitchRun, String> {
         let targets: Vec<usize> = (0..doc.layers.len()).filter(|&i| doc.layers[i].role == Role::Target).collect();
         let [target] = targets[..] else {
             return Err(format!("exactly one layer must be the target ({} now)", targets.len()));
@@ -77,6 +80,7 @@ impl StitchRun {
                 backend: BackendChoice::Auto,
                 gpu,
                 preview: Some(&send_preview),
+                seam_transfer,
             };
             let pool = background_pool();
             let stitch = || run(&job, &opts);
@@ -96,7 +100,7 @@ impl StitchRun {
             let _ = std::fs::remove_dir_all(&dir);
             let _ = tx.send(result);
         });
-        Ok(StitchRun { target, progress, preview, cancel, started: Instant::now(), rx })
+        Ok(StitchRun { target, progress, preview, cancel, started: Instant::now(), seam_transfer, rx })
     }
 
     /// The result once the worker is done.

@@ -293,6 +293,23 @@ fn stitch_panel_runs_a_tiny_job_and_cancels_a_long_one() {
     h.run_steps(2);
     assert_eq!(h.state().app.doc.layers[1].cloud.sh, before, "the stitch is one undo step");
 
+    // The seam colour transfer option: the demo's two captures sit side by side without
+    // overlapping, so no transfer can be fitted, and the status says so (the CLI test covers a
+    // fitted one).
+    click_panel(&mut h, "Match colours across the seam first");
+    h.run_steps(1);
+    assert!(h.state().app.seam_transfer);
+    click_panel(&mut h, "Run stitch");
+    h.run_steps(1);
+    wait_idle(&mut h);
+    assert!(h.state().app.status.contains("no colour transfer"), "{}", h.state().app.status);
+    assert!(h.state().app.last_stitch.as_ref().is_some_and(|l| l.report.seam_transfer.is_none()));
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    h.run_steps(2);
+    click_panel(&mut h, "Match colours across the seam first");
+    h.run_steps(1);
+    assert!(!h.state().app.seam_transfer);
+
     h.state_mut().app.doc.blend.iterations = 100_000;
     click_panel(&mut h, "Run stitch");
     h.run_steps(2);

@@ -27,7 +27,8 @@ pub const LEARNING_RATE: f32 = 0.01;
 /// docs/BENCHMARKS.md): `SPLATSTITCH_LAMBDA_FEATURE` and `SPLATSTITCH_LAMBDA_COLOR` weight
 /// L_feature and L_color (1 in the method), `SPLATSTITCH_CLONE_OFFSETS=1` makes L_color clone
 /// colour changes instead of colours, `SPLATSTITCH_LEARNING_RATE` sets Adam's step (0.01).
-/// `SPLATSTITCH_INIT=affine` and `SPLATSTITCH_FEATURE_REFERENCE=field` act in [`run`]. Each one in
+/// `SPLATSTITCH_INIT=affine` (= [`RunOptions::seam_transfer`]) and
+/// `SPLATSTITCH_FEATURE_REFERENCE=field` act in [`run`]. Each one in
 /// use is logged.
 pub fn research_overrides(w: &mut Weights) {
     let number = |key: &str| std::env::var(key).ok().and_then(|v| v.parse::<f32>().ok()).filter(|v| v.is_finite());
@@ -121,6 +122,11 @@ pub struct RunOptions<'a> {
     /// The renderer's GPU context, when the caller has one (the editor): the optimizer then
     /// shares its device instead of making another.
     pub gpu: Option<GpuContext>,
+    /// Before blending, map the target's colours with the per-channel gain and offset fitted on
+    /// the seam ([`crate::transfer`]). Not part of the paper's method; it corrects exposure and
+    /// white-balance differences between captures (docs/BENCHMARKS.md). `SPLATSTITCH_INIT=affine`
+    /// turns it on too.
+    pub seam_transfer: bool,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -152,6 +158,8 @@ pub struct Report {
     pub parameters: BlendSpec,
     pub layers: Vec<LayerCount>,
     pub boundary: usize,
+    /// The colour transfer applied before blending (`RunOptions::seam_transfer`), if any.
+    pub seam_transfer: Option<crate::recolor::Tint>,
     pub metrics_before: Metrics,
     pub metrics_after: Metrics,
     pub timings_s: Timings,
@@ -304,14 +312,22 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
     progress(Stage::Precompute, 0.0);
     let lap = Instant::now();
     let mut initial = target.clone();
-    let warm_start = blend.method != Method::None && std::env::var("SPLATSTITCH_INIT").as_deref() == Ok("affine");
+    let warm_start = blend.method != Method::None
+        && (opts.seam_transfer || std::env::var("SPLATSTITCH_INIT").as_deref() == Ok("affine"));
+    let mut seam_transfer = None;
     if warm_start {
         match crate::transfer::fit(target, &sources, &boundary) {
             Some(tint) => {
-                tracing::warn!("research switch: warm start with the seam's colour transfer {tint:?}");
+                tracing::info!("seam colour transfer before blending: {tint:?}");
                 tint.apply(&mut initial);
+                seam_transfer = Some(tint);
             }
-            None => tracing::warn!("research switch: too few seam points for a colour transfer"),
+            None => tracing::warn!(
+                "no seam colour transfer: fewer than {} of the {} seam points lie where the source is \
+                 (do the layers overlap?)",
+                crate::transfer::MIN_POINTS,
+                boundary.len()
+            ),
         }
     }
     let cameras = working_cameras(&composite, blend);
@@ -444,6 +460,7 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
             .map(|l| LayerCount { name: l.name.clone(), role: l.role, loaded: l.loaded, kept: l.cloud.len() })
             .collect(),
         boundary: eval.boundary.len(),
+        seam_transfer,
         metrics_before: before,
         metrics_after: after,
         timings_s: t,

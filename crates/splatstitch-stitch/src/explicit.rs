@@ -187,16 +187,7 @@ pub fn optimize_explicit(
             let color = color_residual.map_or(0.0, sum) / ni;
             let grad = (sum(ex) + sum(ey)) / np;
             let tune = tune_residual.map_or(0.0, |r| sum(r) / (v.tune_count * 3) as f32);
-            losses = Losses {
-                feature,
-                color,
-                grad,
-                tune,
-                total: w.lambda_feature * feature
-                    + w.lambda_color * color
-                    + w.lambda_grad * grad
-                    + if use_tune { w.lambda_tune * tune } else { 0.0 },
-            };
+            losses = Losses::weighted(feature, color, grad, tune, w, use_tune);
             tracing::debug!("iteration {it}: {losses:?}");
         }
         if !step(it, losses, &|| adam.current()) {

@@ -387,16 +387,7 @@ pub fn optimize_native(
             let color = (color_sum / ni as f64) as f32;
             let grad = (grad_sum / np as f64) as f32;
             let tune = if use_tune { (tune_sum / (v.tune_count * 3) as f64) as f32 } else { 0.0 };
-            losses = Losses {
-                feature,
-                color,
-                grad,
-                tune,
-                total: w.lambda_feature * feature
-                    + w.lambda_color * color
-                    + w.lambda_grad * grad
-                    + if use_tune { w.lambda_tune * tune } else { 0.0 },
-            };
+            losses = Losses::weighted(feature, color, grad, tune, w, use_tune);
             tracing::debug!("iteration {it}: {losses:?}");
         }
         if !step(it, losses, &|| sh.clone()) {

@@ -168,6 +168,17 @@ pub struct Losses {
     pub total: f32,
 }
 
+impl Losses {
+    /// The four losses and their weighted total (`L_tune` counts only once it is on).
+    pub(crate) fn weighted(feature: f32, color: f32, grad: f32, tune: f32, w: &Weights, use_tune: bool) -> Self {
+        let total = w.lambda_feature * feature
+            + w.lambda_color * color
+            + w.lambda_grad * grad
+            + if use_tune { w.lambda_tune * tune } else { 0.0 };
+        Losses { feature, color, grad, tune, total }
+    }
+}
+
 pub(crate) fn floats<const D: usize>(v: &[f32], shape: [usize; D], device: &Device) -> Tensor<D> {
     Tensor::from_data(TensorData::new(v.to_vec(), shape), device)
 }

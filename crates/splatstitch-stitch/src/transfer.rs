@@ -83,19 +83,25 @@ mod tests {
     use super::*;
     use splatstitch_core::sh::SH_C0;
 
-    #[test]
-    fn recovers_a_known_tint_on_a_shared_band() {
-        // A 20 × 20 sheet with varied colours; the target is the same sheet tinted.
-        let mut source = GaussianCloud::with_len(400, 0);
+    /// A 20 × 20 sheet of opaque Gaussians with varied colours.
+    fn varied_sheet() -> GaussianCloud {
+        let mut sheet = GaussianCloud::with_len(400, 0);
         for i in 0..400 {
-            source.positions[i] = [(i % 20) as f32 * 0.02, (i / 20) as f32 * 0.02, 0.0];
-            source.log_scales[i] = [0.02f32.ln(); 3];
-            source.opacities[i] = 4.0;
-            source.rotations[i] = [1.0, 0.0, 0.0, 0.0];
+            sheet.positions[i] = [(i % 20) as f32 * 0.02, (i / 20) as f32 * 0.02, 0.0];
+            sheet.log_scales[i] = [0.02f32.ln(); 3];
+            sheet.opacities[i] = 4.0;
+            sheet.rotations[i] = [1.0, 0.0, 0.0, 0.0];
             for c in 0..3 {
-                source.sh[i * 3 + c] = (((i * (c + 3) * 7919) % 97) as f32 / 97.0 - 0.5) / SH_C0 * 0.6;
+                sheet.sh[i * 3 + c] = (((i * (c + 3) * 7919) % 97) as f32 / 97.0 - 0.5) / SH_C0 * 0.6;
             }
         }
+        sheet
+    }
+
+    #[test]
+    fn recovers_a_known_tint_on_a_shared_band() {
+        // The target is the same sheet tinted.
+        let source = varied_sheet();
         let mut target = source.clone();
         let truth = Tint { gain: [1.3, 0.8, 1.0], offset: [-0.1, 0.05, 0.1] };
         truth.apply(&mut target);
@@ -111,16 +117,7 @@ mod tests {
 
     #[test]
     fn field_reference_moves_each_member_by_the_local_difference() {
-        let mut source = GaussianCloud::with_len(400, 0);
-        for i in 0..400 {
-            source.positions[i] = [(i % 20) as f32 * 0.02, (i / 20) as f32 * 0.02, 0.0];
-            source.log_scales[i] = [0.02f32.ln(); 3];
-            source.opacities[i] = 4.0;
-            source.rotations[i] = [1.0, 0.0, 0.0, 0.0];
-            for c in 0..3 {
-                source.sh[i * 3 + c] = (((i * (c + 3) * 7919) % 97) as f32 / 97.0 - 0.5) / SH_C0 * 0.6;
-            }
-        }
+        let source = varied_sheet();
         let mut target = source.clone();
         Tint { gain: [1.0; 3], offset: [0.1, -0.05, 0.02] }.apply(&mut target);
         let members: Vec<u32> = (0..400).step_by(7).collect();

@@ -166,13 +166,14 @@ pub fn run_eval(a: EvalArgs) -> anyhow::Result<()> {
     let ti = composite.target_index();
     let after_target = split(&after, &counts).swap_remove(ti);
     let blend = &job.spec.blend;
+    let sources = composite.sources();
     let boundary = find_boundary(
         &composite.layers[ti].cloud,
-        &composite.sources(),
+        &sources,
         BoundaryParams { k: blend.k, beta: blend.beta, tau: blend.tau },
         composite.diagonal(),
     );
-    let eval = Evaluation::new(&composite, blend, boundary);
+    let eval = Evaluation::new(&composite, sources, blend, boundary);
     let m_before = eval.metrics(&composite.layers[ti].cloud, &eval.target_before);
     let renders = render_views(&[&after_target], &eval.cameras);
     let m_after = eval.metrics(&after_target, &renders);

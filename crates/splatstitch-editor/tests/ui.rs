@@ -21,6 +21,16 @@ fn demo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../assets/demo.toml")
 }
 
+/// The demo with its flowers layer selected, then the button `label` clicked.
+fn demo_on_flowers(label: &str) -> Harness<'static, State> {
+    let mut h = open(&demo(), None);
+    h.get_by_label("flowers").click();
+    h.run_steps(2);
+    h.get_by_label(label).click();
+    h.run_steps(2);
+    h
+}
+
 fn harness(app: EditorApp) -> Harness<'static, State> {
     Harness::builder().with_size([1100.0, 700.0]).build_ui_state(
         |ui, s: &mut State| s.app.ui(ui, &mut s.viewport),
@@ -190,11 +200,7 @@ fn rectangle_select_delete_undo_and_export_without_deleted() {
     use splatstitch_core::LayerFlags;
     use splatstitch_editor::selection::{project, rectangle};
     let dir = tempfile::tempdir().unwrap();
-    let mut h = open(&demo(), None);
-    h.get_by_label("flowers").click();
-    h.run_steps(2);
-    h.get_by_label("Rectangle select (B)").click();
-    h.run_steps(2);
+    let mut h = demo_on_flowers("Rectangle select (B)");
     // Drag over the middle of the viewport, in steps, as a mouse would.
     let (a, b) = (egui::pos2(400.0, 250.0), egui::pos2(700.0, 450.0));
     let path: Vec<egui::Pos2> = (0..=4).map(|t| a + (b - a) * t as f32 / 4.0).collect();
@@ -229,11 +235,7 @@ fn rectangle_select_delete_undo_and_export_without_deleted() {
 fn lasso_grow_shrink_and_connected_region_pick() {
     use splatstitch_core::LayerFlags;
     use splatstitch_editor::selection::{lasso, project};
-    let mut h = open(&demo(), None);
-    h.get_by_label("flowers").click();
-    h.run_steps(2);
-    h.get_by_label("Lasso").click();
-    h.run_steps(2);
+    let mut h = demo_on_flowers("Lasso");
     let pts = [egui::pos2(450.0, 250.0), egui::pos2(650.0, 260.0), egui::pos2(600.0, 450.0), egui::pos2(430.0, 400.0)];
     gesture(&mut h, &pts);
     let app = &h.state().app;
@@ -336,11 +338,7 @@ fn stitch_panel_runs_a_tiny_job_and_cancels_a_long_one() {
 fn separate_selection_into_a_layer_and_save_it_as_a_job() {
     use splatstitch_core::LayerFlags;
     let dir = tempfile::tempdir().unwrap();
-    let mut h = open(&demo(), None);
-    h.get_by_label("flowers").click();
-    h.run_steps(2);
-    h.get_by_label("Rectangle select (B)").click();
-    h.run_steps(2);
+    let mut h = demo_on_flowers("Rectangle select (B)");
     let (a, b) = (egui::pos2(420.0, 300.0), egui::pos2(640.0, 520.0));
     gesture(&mut h, &[a, b]);
     let selected = h.state().app.doc.layers[0].count(LayerFlags::SELECTED);
@@ -402,11 +400,7 @@ fn box_and_sphere_volumes_select_in_world_space() {
 #[test]
 fn alignment_recovers_a_known_transform_from_clicked_pairs() {
     use splatstitch_editor::selection::project;
-    let mut h = open(&demo(), None);
-    h.get_by_label("flowers").click();
-    h.run_steps(2);
-    h.get_by_label("Duplicate").click();
-    h.run_steps(2);
+    let mut h = demo_on_flowers("Duplicate");
     // The copy (now selected) moved off by a known similarity.
     type_into(&mut h, "rotate y", "12");
     type_into(&mut h, "translate x", "0.15");

@@ -146,6 +146,19 @@ fn colours_into(sh: &[f32], basis: &[f32], k: usize, colours: &mut [[f32; 3]], a
     });
 }
 
+/// Row `row` of a sparse matrix in compressed rows times `values`: `Σ weight·values[index]`.
+#[inline]
+fn row_sum(offsets: &[u32], index: &[u32], weights: &[f32], values: &[[f32; 3]], row: usize) -> [f32; 3] {
+    let mut acc = [0.0f32; 3];
+    for e in offsets[row] as usize..offsets[row + 1] as usize {
+        let v = values[index[e] as usize];
+        for c in 0..3 {
+            acc[c] += weights[e] * v[c];
+        }
+    }
+    acc
+}
+
 #[inline]
 fn colour_of(sh: &[f32], basis: &[f32]) -> ([f32; 3], [bool; 3]) {
     let mut v = [0.5f32; 3];
@@ -231,14 +244,7 @@ pub fn optimize_native(
         render.par_chunks_mut(CHUNK).enumerate().for_each(|(chunk, out)| {
             for (j, r) in out.iter_mut().enumerate() {
                 let p = chunk * CHUNK + j;
-                let mut acc = [0.0f32; 3];
-                for e in v.offsets[p] as usize..v.offsets[p + 1] as usize {
-                    let c = colours[v.ids[e] as usize];
-                    for ch in 0..3 {
-                        acc[ch] += v.weights[e] * c[ch];
-                    }
-                }
-                *r = acc;
+                *r = row_sum(&v.offsets, &v.ids, &v.weights, &colours, p);
             }
         });
         let grad_sum: f64 = ex
@@ -299,13 +305,7 @@ pub fn optimize_native(
                 let mut s = 0.0f64;
                 for (j, d) in out.iter_mut().enumerate() {
                     let g = chunk * CHUNK + j;
-                    let mut acc = [0.0f32; 3];
-                    for e in v.offsets_t[g] as usize..v.offsets_t[g + 1] as usize {
-                        let r = d_render[v.pixels_t[e] as usize];
-                        for c in 0..3 {
-                            acc[c] += v.weights_t[e] * r[c];
-                        }
-                    }
+                    let mut acc = row_sum(&v.offsets_t, &v.pixels_t, &v.weights_t, &d_render, g);
                     let row = interior_row[g];
                     if row != NONE {
                         let mut mean = [0.0f32; 3];

@@ -202,19 +202,21 @@ pub fn working_cameras(composite: &Composite, blend: &BlendSpec) -> Vec<Camera> 
 }
 
 impl Evaluation {
-    pub fn new(composite: &Composite, blend: &BlendSpec, boundary: Boundary) -> Evaluation {
-        Self::with_target_renders(composite, working_cameras(composite, blend), boundary, None)
+    /// `sources` is the composite's sources merged ([`Composite::sources`]), which the caller
+    /// has already made for the seam search.
+    pub fn new(composite: &Composite, sources: GaussianCloud, blend: &BlendSpec, boundary: Boundary) -> Evaluation {
+        Self::with_target_renders(composite, sources, working_cameras(composite, blend), boundary, None)
     }
 
     /// As [`Evaluation::new`] with `cameras`, reusing the target's renders from them when the
     /// caller already has them.
     pub fn with_target_renders(
         composite: &Composite,
+        sources: GaussianCloud,
         cameras: Vec<Camera>,
         boundary: Boundary,
         target_before: Option<Vec<Image>>,
     ) -> Evaluation {
-        let sources = composite.sources();
         let source_renders = render_views(&[&sources], &cameras);
         let target_before = target_before.unwrap_or_else(|| render_views(&[&composite.target().cloud], &cameras));
         let palette = Palette::from_renders(&source_renders, 7);
@@ -359,7 +361,7 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
         }
         None => (None, None),
     };
-    let eval = Evaluation::with_target_renders(&composite, cameras, boundary, target_before);
+    let eval = Evaluation::with_target_renders(&composite, sources, cameras, boundary, target_before);
     let problem = problem.map(|p| Problem { palette: eval.palette.colors.clone(), ..p });
     t.precompute = lap.elapsed().as_secs_f64();
     if cancelled() {
@@ -372,7 +374,7 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
     let iterations = blend.iterations as f32;
     if blend.method == Method::Poisson {
         let device = device.as_ref().expect("a device for every optimizing method");
-        let problem = PoissonProblem::new(&initial, &sources, &eval.boundary);
+        let problem = PoissonProblem::new(&initial, &eval.sources, &eval.boundary);
         let burn_device = device.burn_device().expect("the poisson baseline runs on a burn device");
         let offsets = solve(&problem, blend.lambda_grad, blend.iterations, LEARNING_RATE, burn_device, |it| {
             progress(Stage::Optimize, (it + 1) as f32 / iterations);

@@ -200,3 +200,43 @@ fn convert_rejects_bad_arguments_without_writing() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("output is the input"));
 }
+
+#[test]
+fn infinite_opacity_logits_are_valid_data_and_kept_by_info_convert_and_stitch() {
+    // Opacity exactly 1 or 0 is stored as a logit of ±∞ (chunk-quantized files decode to them).
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = load(&data("fruit_drops_5k_sh3.ply"));
+    let n = c.len();
+    for i in (0..n).step_by(5) {
+        c.opacities[i] = if i % 2 == 0 { f32::INFINITY } else { f32::NEG_INFINITY };
+    }
+    let p = dir.path().join("saturated.ply");
+    splatstitch_core::formats::save(&p, &c, &Default::default()).unwrap();
+    let out = run_ok(bin().args(["info", "--json"]).arg(&p));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((v["count"].as_u64(), v["non_finite_dropped"].as_u64()), (Some(n as u64), Some(0)), "{v}");
+    let conv = dir.path().join("converted.ply");
+    let out = run_ok(bin().arg("convert").arg(&p).arg(&conv));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("dropped"));
+    let back = load(&conv);
+    assert_eq!(back.len(), n);
+    assert_eq!(back.opacities[0], f32::INFINITY);
+    assert_eq!(back.opacities[5], f32::NEG_INFINITY);
+    // A stitch holds every input Gaussian, the saturated ones included.
+    let job = dir.path().join("job.toml");
+    std::fs::write(
+        &job,
+        "[[layer]]\nname = \"a\"\nfile = \"saturated.ply\"\nrole = \"source\"\ncrop = { box_min = [-9, -9, -9], box_max = [0.76, 9, 9] }\n\n\
+         [[layer]]\nname = \"b\"\nfile = \"saturated.ply\"\nrole = \"target\"\ncrop = { box_min = [0.74, -9, -9], box_max = [9, 9, 9] }\n\n\
+         [blend]\nmethod = \"stitch\"\niterations = 20\nviews = 4\nresolution = 32\n\n[output]\nply = \"out.ply\"\n",
+    )
+    .unwrap();
+    run_ok(bin().arg("stitch").arg(&job));
+    let parts = load(&dir.path().join("out.ply"));
+    let expected =
+        c.positions.iter().filter(|p| p[0] <= 0.76).count() + c.positions.iter().filter(|p| p[0] >= 0.74).count();
+    assert_eq!(parts.len(), expected);
+    assert!(
+        parts.opacities.iter().any(|o| *o == f32::INFINITY) && parts.opacities.iter().any(|o| *o == f32::NEG_INFINITY)
+    );
+}

@@ -1,4 +1,4 @@
-//! Formats on the real captures in `../shared/data`: lossless round trips, every PLY encoding,
+//! Formats on the real captures of `tests/data/` and `assets/`: lossless round trips, every PLY encoding,
 //! the same capture in different formats, quantization error bounds, and the CLI's transforms.
 
 mod common;

@@ -48,7 +48,7 @@ pub enum Command {
     Stitch(stitch::StitchArgs),
     /// Compute seam error, detail and palette distance for a before/after pair of composites.
     Eval(stitch::EvalArgs),
-    /// Benchmarks: formats (vs splat-transform), render, recolor (blend quality), selection.
+    /// Benchmarks: formats (vs splat-transform), render, blend (quality), selection, stitch (speed).
     Bench(bench::BenchArgs),
 }
 

@@ -42,10 +42,13 @@ impl From<Backend> for BackendChoice {
 }
 
 #[derive(Args, Debug)]
-#[command(after_help = "The job format is described in DESIGN.md §7 and README.md. Outputs are written \
-only when the whole job succeeds (temporary files, then renames); Ctrl-C stops cleanly and writes \
-nothing. A bad job (unknown key, wrong type, out-of-range value, missing file, no source or target, \
-no boundary) exits with code 2 and names the key or file and line.")]
+#[command(after_help = "The job format and every [blend] key are described in docs/ARCHITECTURE.md \
+(\"Job files\"). Outputs are written only when the whole job succeeds (temporary files, then renames); \
+Ctrl-C stops cleanly and writes nothing. A bad job (unknown key, wrong type, out-of-range value, missing \
+file, no source or target, no boundary) exits with code 2 and names the key or file and line.\n\n\
+Examples:\n  splatstitch stitch examples/jobs/flowers_lod_speed.toml\n  \
+splatstitch stitch job.toml --set preset=paper            (the paper's method as stated)\n  \
+splatstitch stitch job.toml --set seam_transfer=false --set iterations=1500")]
 pub struct StitchArgs {
     /// Job file (TOML).
     pub job: PathBuf,
@@ -55,16 +58,27 @@ pub struct StitchArgs {
     /// Optimizer backend.
     #[arg(long, value_enum, default_value_t)]
     pub backend: Backend,
-    /// Before blending, map the target's colours with a per-channel gain and offset fitted on
-    /// the seam: corrects exposure and white balance between captures. Not part of the paper's
-    /// method (on the recolor benchmark it alone undoes 91 % of a tint; docs/BENCHMARKS.md).
-    /// The fitted transfer is in the report.
-    #[arg(long)]
-    pub seam_transfer: bool,
+    /// Set a `[blend]` key over the job's value, e.g. `--set iterations=800`, `--set preset=paper`,
+    /// `--set transfer_model=matrix` (repeatable; validated like the file's keys).
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub set: Vec<(String, String)>,
+}
+
+/// `KEY=VALUE` of `--set`.
+pub fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s.split_once('=').ok_or_else(|| format!("expected KEY=VALUE, got `{s}`"))?;
+    let k = k.trim();
+    if !splatstitch_stitch::params::BLEND_KEYS.contains(&k) {
+        return Err(format!(
+            "unknown [blend] key `{k}`; the keys are: {}",
+            splatstitch_stitch::params::BLEND_KEYS.join(", ")
+        ));
+    }
+    Ok((k.to_string(), v.trim().to_string()))
 }
 
 pub fn run_stitch(a: StitchArgs, quiet: bool) -> anyhow::Result<()> {
-    let job = Job::load(&a.job)?;
+    let job = Job::load_with_overrides(&a.job, &a.set)?;
     let cancel = Arc::new(AtomicBool::new(false));
     let flag = cancel.clone();
     // A second Ctrl-C while stopping is left to the default handler's successor: we just exit.
@@ -87,7 +101,7 @@ pub fn run_stitch(a: StitchArgs, quiet: bool) -> anyhow::Result<()> {
     let progress = |s: Stage, f: f32| {
         bar.set_message(s.label());
         bar.set_position(match s {
-            Stage::Load | Stage::Boundary | Stage::Precompute => 0,
+            Stage::Load | Stage::Boundary | Stage::Precompute | Stage::Transfer => 0,
             Stage::Optimize => (f * 1000.0) as u64,
             Stage::Metrics | Stage::Export => 1000,
         });
@@ -99,7 +113,6 @@ pub fn run_stitch(a: StitchArgs, quiet: bool) -> anyhow::Result<()> {
         backend: a.backend.into(),
         gpu: None,
         preview: None,
-        seam_transfer: a.seam_transfer,
     };
     let report = run(&job, &opts);
     bar.finish_and_clear();
@@ -113,8 +126,22 @@ pub fn run_stitch(a: StitchArgs, quiet: bool) -> anyhow::Result<()> {
                 if report.backend_reason.is_empty() { String::new() } else { format!(": {}", report.backend_reason) };
             println!("optimizer   {}{why}", report.backend);
         }
-        if let Some(t) = &report.seam_transfer {
-            println!("transfer    gain {:.3?}, offset {:.3?} (fitted on the seam)", t.gain, t.offset);
+        for note in &report.notes {
+            println!("note        {note}");
+        }
+        if let Some(point) = report.validation.curve.last() {
+            let v = &report.validation;
+            let kept = match (v.kept_input, v.kept_iteration) {
+                (true, _) => "the input's colours".to_string(),
+                (false, Some(i)) => format!("iteration {i}"),
+                (false, None) => "-".into(),
+            };
+            println!(
+                "validation  {} views, {} checkpoints, last score {:.4}; kept {kept}",
+                v.views,
+                v.curve.len(),
+                point.score.total
+            );
         }
         println!("seam error  {:.4} → {:.4} ({:?} space)", b.seam_error, f.seam_error, f.seam_space);
         println!("detail      {:.4} → {:.4}", b.detail, f.detail);

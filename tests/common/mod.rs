@@ -11,12 +11,9 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `../shared/data` beside the checkout (or `$SPLATSTITCH_DATA`).
+/// A real capture of the repository's test data (`tests/data/`, `assets/`, or `$SPLATSTITCH_DATA`).
 pub fn data(name: &str) -> PathBuf {
-    let dir = std::env::var_os("SPLATSTITCH_DATA").map(PathBuf::from).unwrap_or_else(|| repo().join("../shared/data"));
-    let p = dir.join(name);
-    assert!(p.exists(), "test data {} is missing (set SPLATSTITCH_DATA to the shared data folder)", p.display());
-    p
+    splatstitch_core::test_data::capture(name).unwrap_or_else(|e| panic!("{e}"))
 }
 
 pub fn bin() -> Command {

@@ -224,7 +224,9 @@ impl GaussianCloud {
         })
     }
 
-    /// Indices of Gaussians that hold a NaN or infinite value in any standard attribute.
+    /// Indices of Gaussians that hold a NaN or infinite value in any standard attribute. An
+    /// opacity logit of ±∞ is not damage but an opacity of exactly 1 or 0 (chunk-quantized files
+    /// decode to them, splat-transform writes them): only a NaN opacity counts.
     pub fn non_finite_indices(&self) -> Vec<usize> {
         use rayon::prelude::*;
         let stride = self.coeffs_per_channel() * 3;
@@ -234,7 +236,7 @@ impl GaussianCloud {
                 !(self.positions[i].iter().all(|v| v.is_finite())
                     && self.rotations[i].iter().all(|v| v.is_finite())
                     && self.log_scales[i].iter().all(|v| v.is_finite())
-                    && self.opacities[i].is_finite()
+                    && !self.opacities[i].is_nan()
                     && self.sh[i * stride..(i + 1) * stride].iter().all(|v| v.is_finite()))
             })
             .collect()

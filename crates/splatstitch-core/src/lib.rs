@@ -5,14 +5,18 @@
 //! a structure-of-arrays that maps directly onto GPU buffers.
 
 pub mod cloud;
+pub mod colour_map;
 pub mod error;
 pub mod formats;
 pub mod layer;
 pub mod sh;
 pub mod stats;
+#[doc(hidden)]
+pub mod test_data;
 pub mod transform;
 
 pub use cloud::{ExtraColumn, GaussianCloud, ScalarKind};
+pub use colour_map::ColourMap;
 pub use error::{FormatError, LoadError};
 pub use formats::{Format, LoadOptions, Loaded, NonFinitePolicy, PlyEncoding, SaveOptions};
 pub use layer::{Layer, LayerFlags, Role, Scene};

@@ -4,13 +4,10 @@
 use splatstitch_core::formats::{Format, LoadOptions, NonFinitePolicy, SaveOptions, decode, encode};
 use splatstitch_core::{GaussianCloud, PlyEncoding};
 use std::io::Read;
-use std::path::PathBuf;
 
 fn seed_cloud() -> GaussianCloud {
-    let dir = std::env::var_os("SPLATSTITCH_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    let bytes = std::fs::read(dir.join("fruit_drops_5k_sh3.ply")).expect("shared test data");
+    let path = splatstitch_core::test_data::capture("fruit_drops_5k_sh3.ply").unwrap_or_else(|e| panic!("{e}"));
+    let bytes = std::fs::read(path).expect("test capture");
     let mut c = decode(&bytes, Format::Ply, &LoadOptions::default()).unwrap().cloud;
     c.retain_indices(|i| i < 40);
     c

@@ -198,8 +198,6 @@ pub struct EditorApp {
     stitch_run: Option<crate::stitching::StitchRun>,
     /// Show the seam ∂B in the viewport, recomputed when K, β, τ or the scene change.
     pub show_boundary: bool,
-    /// Run the seam colour transfer before blending (stitch panel option, not saved in the job).
-    pub seam_transfer: bool,
     /// World positions of ∂B's members, and what they were computed for.
     boundary: Option<(SeamKey, Vec<glam::Vec3>)>,
     /// The target's cloud before a running stitch's previews replaced it.
@@ -259,7 +257,6 @@ impl EditorApp {
             stitch_run: None,
             stitch_before: None,
             show_boundary: true,
-            seam_transfer: false,
             boundary: None,
             last_stitch: None,
             doc,
@@ -308,7 +305,7 @@ impl EditorApp {
         if self.stitch_run.is_some() {
             return;
         }
-        match crate::stitching::StitchRun::start(&self.doc, self.gpu.clone(), self.seam_transfer) {
+        match crate::stitching::StitchRun::start(&self.doc, self.gpu.clone()) {
             Ok(r) => {
                 self.status = "stitching…".into();
                 self.stitch_run = Some(r);
@@ -343,7 +340,6 @@ impl EditorApp {
             return;
         };
         let secs = run.started.elapsed().as_secs_f32();
-        let transfer_wanted = run.seam_transfer;
         self.stitch_run = None;
         if let Some((t, before)) = self.stitch_before.take()
             && let Some(l) = self.doc.layers.get_mut(t)
@@ -361,12 +357,8 @@ impl EditorApp {
                 let label = format!("stitch ({:?})", r.report.method).to_lowercase();
                 self.apply(Edit::Cloud { layer: r.target, label, before: before.clone(), after: after.clone() });
                 self.status = format!("stitched in {secs:.1} s on {}", r.report.backend);
-                if transfer_wanted && r.report.seam_transfer.is_none() {
-                    self.status += &format!(
-                        "; no colour transfer: fewer than {} seam points lie where the source is \
-                         (do the layers overlap?)",
-                        splatstitch_stitch::transfer::MIN_POINTS
-                    );
+                if r.report.validation.kept_input {
+                    self.status += "; kept the input's colours (nothing beat them on the validation views)";
                 }
                 self.last_stitch =
                     Some(LastStitch { layer: r.target, before, after, report: r.report, showing_after: true });
@@ -1294,24 +1286,24 @@ impl EditorApp {
                 ui.radio_value(&mut b.method, m, label);
             }
         });
-        ui.add(egui::Slider::new(&mut b.iterations, 10..=5000).logarithmic(true).text("iterations"));
-        ui.add(egui::Slider::new(&mut b.views, 1..=64).text("views"));
-        ui.add(egui::Slider::new(&mut b.resolution, 32..=512).text("resolution"));
+        ui.checkbox(&mut b.seam_transfer, "Match colours across the seam first").on_hover_text(
+            "Fit the colour change between the layers where they overlap (gain and offset, a colour matrix or \
+             tone curves, chosen by cross-validation) and apply it, as far as the fit is trusted, before \
+             blending: exposure, white balance and camera response between captures.",
+        );
+        ui.add(egui::Slider::new(&mut b.iterations, 0..=5000).logarithmic(true).text("iterations"));
         ui.add(egui::Slider::new(&mut b.k, 1..=64).text("K"));
         let seam = self.show_boundary.then(|| self.boundary_points().len());
         let b = &mut self.doc.blend;
         ui.add(egui::Slider::new(&mut b.beta, 0.001..=0.5).logarithmic(true).text("β"));
         ui.add(egui::Slider::new(&mut b.tau, 0.0..=1.0).text("τ"));
-        ui.checkbox(&mut self.seam_transfer, "Match colours across the seam first").on_hover_text(
-            "Before blending, map the target's colours with a per-channel gain and offset fitted on the seam \
-             (exposure and white balance between captures). Not part of the paper's method.",
-        );
         ui.horizontal(|ui| {
             ui.checkbox(&mut self.show_boundary, "Show the seam (boundary)");
             if let Some(n) = seam {
                 ui.label(format!("{n} Gaussians"));
             }
         });
+        ui.collapsing("Advanced", |ui| crate::stitch_settings::advanced(ui, &mut self.doc.blend));
         if let Some(run) = &self.stitch_run {
             let (stage, f) = run.progress.lock().map(|g| *g).unwrap_or((splatstitch_stitch::Stage::Load, 0.0));
             let shown = if stage == splatstitch_stitch::Stage::Optimize { f } else { 0.0 };
@@ -1327,12 +1319,7 @@ impl EditorApp {
             self.start_stitch();
         }
         if let Some(last) = &mut self.last_stitch {
-            let (mb, ma) = (&last.report.metrics_before, &last.report.metrics_after);
-            ui.label(format!("seam error {:.4} -> {:.4}", mb.seam_error, ma.seam_error));
-            ui.label(format!(
-                "detail {:.3}, palette {:.4} -> {:.4}",
-                ma.detail, mb.palette_distance, ma.palette_distance
-            ));
+            crate::stitch_settings::outcome(ui, &last.report);
             let mut after = last.showing_after;
             ui.horizontal(|ui| {
                 ui.selectable_value(&mut after, false, "Before");

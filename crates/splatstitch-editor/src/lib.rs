@@ -10,6 +10,7 @@ pub mod document;
 pub mod gizmo;
 pub mod history;
 pub mod selection;
+pub mod stitch_settings;
 pub mod stitching;
 pub mod viewport;
 pub mod window;

@@ -6,7 +6,8 @@ use crate::document::Document;
 use splatstitch_core::formats::{self, LoadOptions};
 use splatstitch_core::{GaussianCloud, LayerFlags, Role};
 use splatstitch_render::gpu::GpuContext;
-use splatstitch_stitch::run::{Report, RunOptions, Stage};
+use splatstitch_stitch::Report;
+use splatstitch_stitch::run::{RunOptions, Stage};
 use splatstitch_stitch::{BackendChoice, Job, run};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError, channel};
@@ -29,15 +30,12 @@ pub struct StitchRun {
     pub preview: Arc<Mutex<Option<GaussianCloud>>>,
     pub cancel: Arc<AtomicBool>,
     pub started: Instant,
-    /// Whether the seam colour transfer was asked for.
-    pub seam_transfer: bool,
     rx: Receiver<Result<StitchResult, String>>,
 }
 
 impl StitchRun {
     /// Checks the document and starts the run on a worker thread.
-    /// `seam_transfer`: see [`RunOptions::seam_transfer`].
-    pub fn start(doc: &Document, gpu: Option<GpuContext>, seam_transfer: bool) -> Result<StitchRun, String> {
+    pub fn start(doc: &Document, gpu: Option<GpuContext>) -> Result<StitchRun, String> {
         let targets: Vec<usize> = (0..doc.layers.len()).filter(|&i| doc.layers[i].role == Role::Target).collect();
         let [target] = targets[..] else {
             return Err(format!("exactly one layer must be the target ({} now)", targets.len()));
@@ -80,7 +78,6 @@ impl StitchRun {
                 backend: BackendChoice::Auto,
                 gpu,
                 preview: Some(&send_preview),
-                seam_transfer,
             };
             let pool = background_pool();
             let stitch = || run(&job, &opts);
@@ -100,7 +97,7 @@ impl StitchRun {
             let _ = std::fs::remove_dir_all(&dir);
             let _ = tx.send(result);
         });
-        Ok(StitchRun { target, progress, preview, cancel, started: Instant::now(), seam_transfer, rx })
+        Ok(StitchRun { target, progress, preview, cancel, started: Instant::now(), rx })
     }
 
     /// The result once the worker is done.

@@ -275,6 +275,9 @@ fn stitch_panel_runs_a_tiny_job_and_cancels_a_long_one() {
         b.iterations = 20;
         b.views = 2;
         b.resolution = 32;
+        b.validation_views = 2;
+        // The panel's mechanics, whatever the validation views would keep.
+        b.keep_best = false;
     }
     let before = h.state().app.doc.layers[1].cloud.sh.clone();
     click_panel(&mut h, "Run stitch");
@@ -295,22 +298,31 @@ fn stitch_panel_runs_a_tiny_job_and_cancels_a_long_one() {
     h.run_steps(2);
     assert_eq!(h.state().app.doc.layers[1].cloud.sh, before, "the stitch is one undo step");
 
-    // The seam colour transfer option: the demo's two captures sit side by side without
-    // overlapping, so no transfer can be fitted, and the status says so (the CLI test covers a
+    // The seam colour transfer is on by default; the demo's two captures touch without sharing
+    // any surface, so nothing could be fitted, and the panel says why (the CLI test covers a
     // fitted one).
-    click_panel(&mut h, "Match colours across the seam first");
-    h.run_steps(1);
-    assert!(h.state().app.seam_transfer);
-    click_panel(&mut h, "Run stitch");
-    h.run_steps(1);
-    wait_idle(&mut h);
-    assert!(h.state().app.status.contains("no colour transfer"), "{}", h.state().app.status);
-    assert!(h.state().app.last_stitch.as_ref().is_some_and(|l| l.report.seam_transfer.is_none()));
+    assert!(h.state().app.doc.blend.seam_transfer);
+    let transfer = &h.state().app.last_stitch.as_ref().unwrap().report.seam_transfer;
+    assert_eq!(transfer.status, splatstitch_stitch::report::TransferStatus::Skipped, "{}", transfer.reason);
+    assert!(h.query_all_by_label_contains("share too little surface").next().is_some());
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
     h.run_steps(2);
     click_panel(&mut h, "Match colours across the seam first");
     h.run_steps(1);
-    assert!(!h.state().app.seam_transfer);
+    assert!(!h.state().app.doc.blend.seam_transfer);
+    // With the validation views deciding, a stitch that beats nothing keeps the input and says so.
+    h.state_mut().app.doc.blend.keep_best = true;
+    h.state_mut().app.doc.blend.iterations = 5;
+    click_panel(&mut h, "Run stitch");
+    h.run_steps(1);
+    wait_idle(&mut h);
+    let last = h.state().app.last_stitch.as_ref().unwrap();
+    assert_eq!(last.report.seam_transfer.status, splatstitch_stitch::report::TransferStatus::Off);
+    if last.report.validation.kept_input {
+        assert!(h.query_all_by_label_contains("kept the input's colours").next().is_some());
+    }
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    h.run_steps(2);
 
     h.state_mut().app.doc.blend.iterations = 100_000;
     click_panel(&mut h, "Run stitch");

@@ -19,7 +19,7 @@ pub use camera::Camera;
 pub use image::Image;
 pub use raster::{RenderOptions, depth_cpu, render_cpu};
 pub use scene::{RenderLayer, RenderScene};
-pub use weights::{PixelWeights, pixel_weights_cpu, render_with_weights_cpu};
+pub use weights::{PixelWeights, pixel_weights_cpu, render_with_weights_cpu, view_depths};
 
 /// Largest image side the renderer accepts.
 pub const MAX_IMAGE_SIDE: u32 = 8192;

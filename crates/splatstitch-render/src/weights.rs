@@ -43,6 +43,36 @@ impl PixelWeights {
             })
             .collect()
     }
+
+    /// The surface depth of each pixel, as [`crate::depth_cpu`] defines it (the depth at which
+    /// the accumulated weight first reaches one half; infinity where it never does), from each
+    /// Gaussian's view-space depth `depth_of` by global id. Entries are in compositing order.
+    pub fn median_depth(&self, depth_of: &[f32]) -> Vec<f32> {
+        (0..self.transmittance.len())
+            .map(|p| {
+                let mut acc = 0.0f32;
+                for e in self.offsets[p] as usize..self.offsets[p + 1] as usize {
+                    acc += self.weights[e];
+                    if acc >= 0.5 {
+                        return depth_of[self.ids[e] as usize];
+                    }
+                }
+                f32::INFINITY
+            })
+            .collect()
+    }
+}
+
+/// Each Gaussian's view-space depth (z) from `cam`, by global id over the scene's layers.
+pub fn view_depths(scene: &RenderScene, cam: &Camera) -> Vec<f32> {
+    let mut out = Vec::with_capacity(scene.len());
+    for layer in &scene.layers {
+        let t = layer.transform;
+        out.extend(
+            layer.cloud.positions.iter().map(|p| cam.view.transform_point3(t.transform_point(glam::Vec3::from(*p))).z),
+        );
+    }
+    out
 }
 
 /// Computes each pixel's weights on the CPU. Weights below `min_weight` are dropped (their

@@ -9,6 +9,15 @@ const FOV_DEG: f32 = 60.0;
 
 /// `views` cameras evenly spread over a sphere that sees the whole box `[lo, hi]`.
 pub fn fibonacci_cameras(lo: Vec3, hi: Vec3, views: usize, resolution: u32) -> Vec<Camera> {
+    fibonacci_cameras_turned(lo, hi, views, resolution, 0.0)
+}
+
+/// Turn of the validation cameras' sphere about the vertical axis, so that they look from
+/// between the working cameras.
+pub const VALIDATION_TURN: f32 = 1.0;
+
+/// As [`fibonacci_cameras`] with the sphere of directions turned by `turn` radians about y.
+pub fn fibonacci_cameras_turned(lo: Vec3, hi: Vec3, views: usize, resolution: u32, turn: f32) -> Vec<Camera> {
     let center = (lo + hi) * 0.5;
     let radius = ((hi - lo).length() * 0.5).max(1e-3);
     let half = (FOV_DEG * 0.5).to_radians();
@@ -19,7 +28,7 @@ pub fn fibonacci_cameras(lo: Vec3, hi: Vec3, views: usize, resolution: u32) -> V
         .map(|i| {
             let y = 1.0 - 2.0 * (i as f32 + 0.5) / views as f32;
             let r = (1.0 - y * y).sqrt();
-            let t = golden * i as f32;
+            let t = golden * i as f32 + turn;
             let dir = Vec3::new(r * t.cos(), y, r * t.sin());
             // −y is up in most captures; near the poles pick another up vector.
             let up = if dir.y.abs() > 0.95 { Vec3::Z } else { Vec3::NEG_Y };

@@ -2,10 +2,14 @@
 //! bake its transform into world space.
 
 use crate::job::{Job, JobError};
+use crate::params::SizeMeasure;
 use glam::Vec3;
 use splatstitch_core::formats::{self, LoadOptions};
 use splatstitch_core::transform::crop_to_box;
 use splatstitch_core::{GaussianCloud, Role};
+
+/// Fraction of the centres left out below and above on each axis by [`Composite::robust_bounds`].
+pub const ROBUST_TAIL: f32 = 0.01;
 
 /// One layer of the composite, in world space.
 #[derive(Debug, Clone)]
@@ -102,6 +106,44 @@ impl Composite {
     pub fn diagonal(&self) -> f32 {
         let (lo, hi) = self.bounds();
         (hi - lo).length()
+    }
+
+    /// The box holding all but [`ROBUST_TAIL`] of the centres below and above on each axis:
+    /// the composite without its floaters (real captures have a few far from everything).
+    pub fn robust_bounds(&self) -> (Vec3, Vec3) {
+        let mut axes: [Vec<f32>; 3] = Default::default();
+        for l in &self.layers {
+            for p in l.cloud.positions.iter().filter(|p| p.iter().all(|v| v.is_finite())) {
+                for (a, v) in axes.iter_mut().zip(p) {
+                    a.push(*v);
+                }
+            }
+        }
+        if axes[0].is_empty() {
+            return (Vec3::ZERO, Vec3::ZERO);
+        }
+        let (mut lo, mut hi) = (Vec3::ZERO, Vec3::ZERO);
+        for (k, a) in axes.iter_mut().enumerate() {
+            let n = a.len();
+            let at = |a: &mut Vec<f32>, q: f32| {
+                let i = ((q * (n - 1) as f32).round() as usize).min(n - 1);
+                *a.select_nth_unstable_by(i, |x, y| x.total_cmp(y)).1
+            };
+            lo[k] = at(a, ROBUST_TAIL);
+            hi[k] = at(a, 1.0 - ROBUST_TAIL);
+        }
+        (lo, hi)
+    }
+
+    /// L as the job measures it.
+    pub fn size(&self, measure: SizeMeasure) -> f32 {
+        match measure {
+            SizeMeasure::Diagonal => self.diagonal(),
+            SizeMeasure::RobustDiagonal => {
+                let (lo, hi) = self.robust_bounds();
+                (hi - lo).length()
+            }
+        }
     }
 
     /// The whole composite as one cloud: layers in job order, each in file order minus cropped

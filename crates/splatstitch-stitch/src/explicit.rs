@@ -129,6 +129,7 @@ pub fn optimize_explicit(
     let imask = floats(&imask, [n, 1], device);
     let palette_colors: Vec<f32> = p.palette.iter().flatten().copied().collect();
     let palette = (!p.palette.is_empty()).then(|| floats(&palette_colors, [p.palette.len(), 3], device));
+    let palette_weights = floats(&p.palette_weights, [p.palette_weights.len(), 1], device);
 
     let sh0 = floats(&p.sh, shape, device);
     let mut adam = Adam::new(&p.sh, shape, device, fused_adam);
@@ -152,9 +153,11 @@ pub fn optimize_explicit(
         let use_tune = it >= tune_start && v.tune_count > 0 && palette.is_some();
         let tune_residual = match (&palette, use_tune) {
             (Some(pal), true) => {
-                let r = (render.clone() - nearest_in_palette(render.clone(), pal)) * v.tune_mask.clone();
-                d_render = d_render + r.clone().mul_scalar(2.0 * w.lambda_tune / (v.tune_count * 3) as f32);
-                Some(r)
+                let (nearest, weight) = nearest_in_palette(render.clone(), pal, &palette_weights);
+                let r = (render.clone() - nearest) * v.tune_mask.clone();
+                let weighted = r.clone() * weight;
+                d_render = d_render + weighted.clone().mul_scalar(2.0 * w.lambda_tune / (v.tune_count * 3) as f32);
+                Some((r, weighted))
             }
             _ => None,
         };
@@ -186,7 +189,8 @@ pub fn optimize_explicit(
             let feature = scalar(feature_residual.powi_scalar(2).sum().reshape([1])) / nb;
             let color = color_residual.map_or(0.0, sum) / ni;
             let grad = (sum(ex) + sum(ey)) / np;
-            let tune = tune_residual.map_or(0.0, |r| sum(r) / (v.tune_count * 3) as f32);
+            let tune = tune_residual
+                .map_or(0.0, |(r, weighted)| scalar((r * weighted).sum().reshape([1])) / (v.tune_count * 3) as f32);
             losses = Losses::weighted(feature, color, grad, tune, w, use_tune);
             tracing::debug!("iteration {it}: {losses:?}");
         }

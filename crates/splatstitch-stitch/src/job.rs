@@ -3,6 +3,7 @@
 //!
 //! Every problem is reported with the job file, the line and the key, before anything runs.
 
+pub use crate::params::{BlendSpec, Method};
 use serde::{Deserialize, Serialize};
 use splatstitch_core::{Role, Similarity};
 use std::path::{Path, PathBuf};
@@ -15,17 +16,6 @@ pub struct JobError {
     pub line: Option<usize>,
     pub key: Option<String>,
     pub message: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Method {
-    /// The two-phase optimization of 3D Gaussian Stitching.
-    Stitch,
-    /// SeamlessNeRF-style gradient propagation baseline.
-    Poisson,
-    /// Compose only.
-    None,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -66,41 +56,6 @@ pub struct LayerSpec {
     pub crop: Option<CropSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transform: Option<TransformSpec>,
-}
-
-/// `[blend]`: the method and its parameters (defaults of DESIGN §5).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct BlendSpec {
-    pub method: Method,
-    pub k: usize,
-    pub beta: f32,
-    pub tau: f32,
-    pub iterations: usize,
-    pub views: usize,
-    pub resolution: u32,
-    pub lambda_grad: f32,
-    pub lambda_tune: f32,
-    pub tune_from: f32,
-    pub seed: u64,
-}
-
-impl Default for BlendSpec {
-    fn default() -> Self {
-        Self {
-            method: Method::Stitch,
-            k: 16,
-            beta: 0.05,
-            tau: 0.95,
-            iterations: 1500,
-            views: 32,
-            resolution: 256,
-            lambda_grad: 2.0,
-            lambda_tune: 2.0,
-            tune_from: 0.5,
-            seed: 0,
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -178,6 +133,41 @@ impl Job {
         Job::parse(path, &text)
     }
 
+    /// [`Job::load`] with `[blend]` keys set from elsewhere (the command line's `--set KEY=VALUE`):
+    /// each value is read as TOML (a bare word as a string) and replaces the file's.
+    pub fn load_with_overrides(path: &Path, overrides: &[(String, String)]) -> Result<Job, JobError> {
+        let job = Job::load(path)?;
+        if overrides.is_empty() {
+            return Ok(job);
+        }
+        let err = |key: Option<String>, message: String| JobError { file: path.into(), line: None, key, message };
+        let mut table: toml::Table = toml::from_str(&job.text).map_err(|e| err(None, e.to_string()))?;
+        let blend = table.entry("blend").or_insert_with(|| toml::Value::Table(Default::default()));
+        let toml::Value::Table(blend) = blend else {
+            return Err(err(Some("blend".into()), "`blend` must be a table".into()));
+        };
+        for (key, value) in overrides {
+            let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or_else(|| toml::Value::String(value.clone()));
+            blend.insert(key.clone(), parsed);
+        }
+        let text = toml::to_string(&table).map_err(|e| err(None, e.to_string()))?;
+        Job::parse(path, &text).map_err(|mut e| {
+            // Lines of the rewritten text mean nothing to the user; the override names the key.
+            if let Some(k) = e.key.as_ref().and_then(|k| k.strip_prefix("blend.")).map(String::from)
+                && overrides.iter().any(|(o, _)| *o == k)
+            {
+                e.line = None;
+                e.message = format!("{} (set by --set {k}=…)", e.message);
+            } else if overrides.iter().any(|(o, _)| e.message.contains(&format!("`{o}`"))) {
+                e.line = None;
+            }
+            e
+        })
+    }
+
     /// Parses and validates a job; `path` names it in errors and anchors relative paths.
     pub fn parse(path: &Path, text: &str) -> Result<Job, JobError> {
         let spec: JobFile = toml::from_str(text).map_err(|e| JobError {
@@ -249,12 +239,33 @@ impl Job {
         range("k", b.k as f64, 1.0, 256.0)?;
         range("beta", b.beta as f64, 1e-6, 1.0)?;
         range("tau", b.tau as f64, 0.0, 1.0)?;
-        range("iterations", b.iterations as f64, 1.0, 1e6)?;
+        range("iterations", b.iterations as f64, 0.0, 1e6)?;
         range("views", b.views as f64, 1.0, 1024.0)?;
         range("resolution", b.resolution as f64, 16.0, 4096.0)?;
-        range("lambda_grad", b.lambda_grad as f64, 0.0, 1e6)?;
-        range("lambda_tune", b.lambda_tune as f64, 0.0, 1e6)?;
+        range("min_boundary", b.min_boundary as f64, 0.0, 1e7)?;
+        for (key, v) in [
+            ("lambda_feature", b.lambda_feature),
+            ("lambda_color", b.lambda_color),
+            ("lambda_grad", b.lambda_grad),
+            ("lambda_tune", b.lambda_tune),
+            ("far_weight", b.far_weight),
+            ("poisson_weight", b.poisson_weight),
+        ] {
+            range(key, v as f64, 0.0, 1e6)?;
+        }
         range("tune_from", b.tune_from as f64, 0.0, 1.0)?;
+        range("learning_rate", b.learning_rate as f64, 1e-9, 10.0)?;
+        range("poisson_learning_rate", b.poisson_learning_rate as f64, 1e-9, 10.0)?;
+        range("gamma", b.gamma as f64, 0.0, 1e6)?;
+        range("jitter_amplitude", b.jitter_amplitude as f64, 0.0, 1e6)?;
+        if let crate::params::AutoOr::Value(v) = b.transfer_strength {
+            range("transfer_strength", v as f64, 0.0, 1.0)?;
+        }
+        range("transfer_block", b.transfer_block as f64, 1.0, 64.0)?;
+        range("validation_views", b.validation_views as f64, 0.0, 1024.0)?;
+        range("checkpoint_every", b.checkpoint_every as f64, 1.0, 1e6)?;
+        range("poisson_grid", b.poisson_grid as f64, 8.0, 1024.0)?;
+        range("poisson_batch", b.poisson_batch as f64, 64.0, 1e8)?;
         Ok(())
     }
 
@@ -314,12 +325,28 @@ renders = "out/renders"
     fn parses_defaults_and_resolves_paths() {
         let job = parse(GOOD).unwrap();
         assert_eq!(job.spec.blend.k, 8);
-        assert_eq!(job.spec.blend.iterations, 1500);
+        assert_eq!(job.spec.blend.iterations, crate::params::BlendSpec::default().iterations);
+        assert!(job.spec.blend.seam_transfer && job.spec.blend.keep_best, "our defaults");
         assert_eq!(job.resolve(&job.spec.layers[0].file), PathBuf::from("/jobs/body.ply"));
         assert_eq!(job.resolve(&job.spec.layers[1].file), PathBuf::from("/abs/head.ply"));
         assert_eq!(job.spec.layers[1].transform.as_ref().unwrap().scale, 2.0);
         let again = parse(&job.to_toml()).unwrap();
         assert_eq!(again.spec, job.spec);
+    }
+
+    #[test]
+    fn presets_fill_every_key_and_keys_override_them() {
+        let paper = parse(&GOOD.replace("k = 8", "preset = \"paper\"\nlearning_rate = 0.005")).unwrap().spec.blend;
+        assert_eq!(paper.preset, crate::params::Preset::Paper);
+        assert!(!paper.seam_transfer && !paper.keep_best);
+        assert_eq!(paper.jitter_units, crate::params::JitterUnits::World);
+        assert_eq!((paper.jitter_amplitude, paper.gamma, paper.beta, paper.tau), (1.0, 10.0, 0.05, 0.95));
+        assert_eq!(paper.learning_rate, 0.005, "a key written in the job overrides the preset");
+        // The resolved values round-trip: a saved job re-opens to the same parameters.
+        let again = parse(&parse(&GOOD.replace("k = 8", "preset = \"paper\"")).unwrap().to_toml()).unwrap();
+        assert_eq!(again.spec.blend.preset, crate::params::Preset::Paper);
+        let e = parse(&GOOD.replace("k = 8", "transfer_strength = \"lots\"")).unwrap_err();
+        assert!(e.message.contains("expected \"auto\" or a number"), "{e}");
     }
 
     #[test]

@@ -137,6 +137,8 @@ pub fn pearson(a: &[f64], b: &[f64]) -> Option<f64> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Palette {
     pub colors: Vec<[f32; 3]>,
+    /// Each colour's proportion of the samples (summing to 1).
+    pub proportions: Vec<f32>,
 }
 
 const NEW_CENTRE_DISTANCE: f32 = 0.15;
@@ -148,7 +150,7 @@ impl Palette {
     /// Clusters samples in the order given (deterministic).
     pub fn cluster(samples: &[[f32; 3]]) -> Palette {
         if samples.is_empty() {
-            return Palette { colors: Vec::new() };
+            return Palette { colors: Vec::new(), proportions: Vec::new() };
         }
         let third = samples.len() / 3;
         let mut centres: Vec<([f32; 3], f32, usize, usize)> =
@@ -177,7 +179,11 @@ impl Palette {
                 }
             }
         }
-        Palette { colors: centres.into_iter().map(|c| c.0).collect() }
+        let total: f32 = centres.iter().map(|c| c.1).sum();
+        Palette {
+            colors: centres.iter().map(|c| c.0).collect(),
+            proportions: centres.iter().map(|c| c.1 / total).collect(),
+        }
     }
 
     fn nearest_of(colors: impl Iterator<Item = [f32; 3]>, c: [f32; 3]) -> (usize, f32) {
@@ -230,6 +236,7 @@ mod tests {
         let p = Palette::cluster(&samples);
         assert_eq!(p.colors.len(), 3, "{:?}", p.colors);
         assert!(p.nearest([0.92, 0.1, 0.1]).1 < 0.05);
+        assert!(p.proportions.iter().all(|w| (w - 1.0 / 3.0).abs() < 0.01), "{:?}", p.proportions);
     }
 
     #[test]

@@ -170,15 +170,16 @@ fn colour_of(sh: &[f32], basis: &[f32]) -> ([f32; 3], [bool; 3]) {
     ([v[0].max(0.0), v[1].max(0.0), v[2].max(0.0)], [v[0] > 0.0, v[1] > 0.0, v[2] > 0.0])
 }
 
-fn nearest(palette: &[[f32; 3]], c: [f32; 3]) -> [f32; 3] {
-    let mut best = (f32::INFINITY, [0.0; 3]);
-    for &q in palette {
+/// The palette colour nearest to `c` and its L_tune weight.
+fn nearest(palette: &[[f32; 3]], weights: &[f32], c: [f32; 3]) -> ([f32; 3], f32) {
+    let mut best = (f32::INFINITY, 0);
+    for (i, q) in palette.iter().enumerate() {
         let d = (c[0] - q[0]).powi(2) + (c[1] - q[1]).powi(2) + (c[2] - q[2]).powi(2);
         if d < best.0 {
-            best = (d, q);
+            best = (d, i);
         }
     }
-    best.1
+    (palette[best.1], weights[best.1])
 }
 
 fn sq(v: [f32; 3]) -> f64 {
@@ -214,6 +215,7 @@ pub fn optimize_native(
     let dk = p.driving_k.max(1);
     let driving: Vec<u32> = p.driving.iter().map(|&d| d as u32).collect();
     let palette = &p.palette;
+    let p_weights = &p.palette_weights;
 
     let nb = (p.boundary.len() * k * 3).max(1) as f32;
     let ni = (p.interior.len() * 3).max(1) as f32;
@@ -287,10 +289,11 @@ pub fn optimize_native(
                     let g = sobel_t.apply(p, &ex, &ey);
                     *d = [g[0] * grad_scale, g[1] * grad_scale, g[2] * grad_scale];
                     if use_tune && v.tune[p] {
-                        let r = sub(render[p], nearest(palette, render[p]));
-                        s += sq(r);
+                        let (colour, weight) = nearest(palette, &p_weights, render[p]);
+                        let r = sub(render[p], colour);
+                        s += weight as f64 * sq(r);
                         for c in 0..3 {
-                            d[c] += tune_scale * r[c];
+                            d[c] += tune_scale * weight * r[c];
                         }
                     }
                 }

@@ -3,11 +3,12 @@
 //! weights are computed once by the renderer, and every iteration's render is a gather and a
 //! scatter-add of plain tensor ops whose backward burn's autodiff derives.
 
+use crate::views::{SideView, render_side_with_weights};
 use burn::tensor::{Device, IndexingUpdateOp, Int, Tensor, TensorData};
 use rayon::prelude::*;
 use splatstitch_core::GaussianCloud;
+use splatstitch_render::Camera;
 use splatstitch_render::preprocess::sh_basis;
-use splatstitch_render::{Camera, Image, RenderLayer, RenderScene, render_with_weights_cpu};
 
 /// Weights below this are dropped from the per-camera entry lists (DESIGN §5).
 pub const MIN_WEIGHT: f32 = 1e-4;
@@ -80,20 +81,18 @@ pub fn camera_terms(target: &GaussianCloud, cameras: &[Camera]) -> (Vec<CameraTe
     (terms, taps)
 }
 
-/// [`camera_terms`] and each camera's exact render of the target over black, from the same
-/// rasterizer pass (the metrics' "before" renders).
+/// [`camera_terms`] and each camera's exact render of the target alone (colour over black and
+/// surface depth), from the same rasterizer pass: the metrics and the seam fit need both.
 pub fn camera_terms_with_renders(
     target: &GaussianCloud,
     cameras: &[Camera],
-) -> (Vec<CameraTerms>, SobelTaps, Vec<Image>) {
-    let scene = RenderScene { layers: vec![RenderLayer::new(target)] };
+) -> (Vec<CameraTerms>, SobelTaps, Vec<SideView>) {
     let (w, h) = (cameras[0].width as usize, cameras[0].height as usize);
     let taps = SobelTaps::new(w, h);
     let (terms, renders) = cameras
         .par_iter()
         .map(|cam| {
-            let (pw, image) =
-                render_with_weights_cpu(&scene, cam, target.sh_degree, MIN_WEIGHT).expect("working cameras are valid");
+            let (side, pw) = render_side_with_weights(target, cam);
             let eye = cam.position();
             let k = target.coeffs_per_channel();
             let mut basis = vec![0.0f32; target.len() * k];
@@ -119,10 +118,44 @@ pub fn camera_terms_with_renders(
                 sobel_y0,
                 tune_pixels,
             };
-            (terms, image)
+            (terms, side)
         })
         .unzip();
     (terms, taps, renders)
+}
+
+impl CameraTerms {
+    /// This camera's sparse render of coefficients `sh` (`N × k × 3`), over black, `P × 3`.
+    pub fn render(&self, sh: &[f32], k: usize, pixels: usize) -> Vec<f32> {
+        let n = self.basis.len() / k.max(1);
+        let colours: Vec<[f32; 3]> = (0..n)
+            .map(|i| {
+                let (s, b) = (&sh[i * k * 3..(i + 1) * k * 3], &self.basis[i * k..(i + 1) * k]);
+                let mut c = [0.5f32; 3];
+                for (j, bj) in b.iter().enumerate() {
+                    for ch in 0..3 {
+                        c[ch] += s[j * 3 + ch] * bj;
+                    }
+                }
+                c.map(|x| x.max(0.0))
+            })
+            .collect();
+        let mut out = vec![0f32; pixels * 3];
+        for e in 0..self.pixel.len() {
+            let (p, c) = (self.pixel[e] as usize, colours[self.gaussian[e] as usize]);
+            for ch in 0..3 {
+                out[p * 3 + ch] += self.weight[e] * c[ch];
+            }
+        }
+        out
+    }
+
+    /// Makes L_grad's reference the Sobel gradients of coefficients `sh` (the optimizer's start
+    /// when a seam transfer recoloured the target first).
+    pub fn set_gradient_reference(&mut self, sh: &[f32], k: usize, taps: &SobelTaps, pixels: usize) {
+        let render = self.render(sh, k, pixels);
+        (self.sobel_x0, self.sobel_y0) = taps.apply(&render, pixels);
+    }
 }
 
 /// Everything the optimizer needs, fixed before the first iteration.
@@ -140,11 +173,13 @@ pub struct Problem {
     pub taps: SobelTaps,
     pub pixels: usize,
     pub palette: Vec<[f32; 3]>,
+    /// L_tune's weight of a pixel pulled to each palette colour (its proportion, or 1).
+    pub palette_weights: Vec<f32>,
 }
 
 #[derive(Debug, Clone, Copy)]
 pub struct Weights {
-    /// 1 in the method; research switches (see `run::research_overrides`).
+    /// 1 in the paper.
     pub lambda_feature: f32,
     pub lambda_color: f32,
     pub lambda_grad: f32,
@@ -152,9 +187,8 @@ pub struct Weights {
     pub tune_from: f32,
     pub iterations: usize,
     pub learning_rate: f32,
-    /// `L_color` variant: clone the driving points' colour *change* (current − original) instead
-    /// of their colour, so texture under the seam's correction survives. Not the paper's loss;
-    /// measured against it on the recolor benchmark (docs/BENCHMARKS.md).
+    /// `L_color` variant (`cloning = "changes"`): clone the driving points' colour *change*
+    /// (current − start) instead of their colour, so the interior's own texture survives.
     pub clone_offsets: bool,
 }
 
@@ -283,13 +317,14 @@ impl Adam {
     }
 }
 
-/// Each row of `px` replaced by its nearest palette colour, on the device (no read-back).
-pub(crate) fn nearest_in_palette(px: Tensor<2>, palette: &Tensor<2>) -> Tensor<2> {
+/// Each row of `px` replaced by its nearest palette colour, and that colour's L_tune weight
+/// (`P × 1`), on the device (no read-back).
+pub(crate) fn nearest_in_palette(px: Tensor<2>, palette: &Tensor<2>, weights: &Tensor<2>) -> (Tensor<2>, Tensor<2>) {
     let [m, _] = px.dims();
     let [k, _] = palette.dims();
     let d: Tensor<3> = (px.unsqueeze_dim::<3>(1) - palette.clone().unsqueeze_dim::<3>(0)).powi_scalar(2);
     let nearest = d.sum_dim(2).reshape([m, k]).argmin(1).reshape([m]);
-    palette.clone().select(0, nearest)
+    (palette.clone().select(0, nearest.clone()), weights.clone().select(0, nearest))
 }
 
 /// Runs Adam for `w.iterations`, one camera per iteration in turn. `step` is called after each
@@ -311,6 +346,7 @@ pub fn optimize(
     let driving = ints(&p.driving, device);
     let palette_colors: Vec<f32> = p.palette.iter().flatten().copied().collect();
     let palette = (!p.palette.is_empty()).then(|| floats(&palette_colors, [p.palette.len(), 3], device));
+    let palette_weights = floats(&p.palette_weights, [p.palette_weights.len(), 1], device);
     let cams: Vec<_> = p
         .cameras
         .iter()
@@ -384,8 +420,8 @@ pub fn optimize(
         let tune = match (&palette, use_tune) {
             (Some(pal), true) => {
                 let px = render.clone().select(0, tune_px.clone());
-                let nearest = nearest_in_palette(px.clone().detach(), pal);
-                (px - nearest).powi_scalar(2).mean()
+                let (nearest, weight) = nearest_in_palette(px.clone().detach(), pal, &palette_weights);
+                ((px - nearest).powi_scalar(2) * weight).mean()
             }
             _ => Tensor::zeros([1], device),
         };

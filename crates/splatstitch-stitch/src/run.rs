@@ -1,69 +1,34 @@
-//! A whole stitch, headless: compose → boundary → cameras and reference renders → blend →
-//! metrics before and after → outputs, written only when everything succeeded.
+//! A whole stitch, headless: compose → seam → renders of each side → seam transfer → blend with
+//! checkpoints scored on validation views → metrics → outputs, written only when everything
+//! succeeded.
 
 use crate::backend::{self, BackendChoice, BackendError, Engine};
-use crate::boundary::{Boundary, BoundaryParams, find_boundary};
-use crate::cameras::fibonacci_cameras;
+use crate::boundary::{Boundary, BoundaryParams, find_boundary_adaptive, nearest_source_distance};
+use crate::cameras::{VALIDATION_TURN, fibonacci_cameras_turned};
 use crate::compose::{Composite, with_sh_degree};
-use crate::driving::driving_points;
+use crate::driving::{Jitter, driving_points};
 use crate::explicit::optimize_explicit;
-use crate::job::{BlendSpec, Job, JobError, Method};
+use crate::job::{Job, JobError};
 use crate::metrics::{Metrics, Palette, SeamSpace, detail, seam_error_image, seam_error_points};
 use crate::native::optimize_native;
-use crate::optimize::{Problem, Weights, camera_terms_with_renders, optimize};
-use crate::poisson::{PoissonProblem, apply_offsets, solve};
+use crate::optimize::{CameraTerms, Problem, SobelTaps, Weights, camera_terms_with_renders, optimize};
+use crate::params::{BlendSpec, Cloning, FeatureReference, GradientPath, Method, TuneWeighting};
+use crate::poisson::{PoissonProblem, PoissonSettings, apply_offsets, solve};
+use crate::report::{LayerCount, Report, Timings, TransferReport, TransferStatus, ValidationReport};
+use crate::transfer::{TransferInputs, seam_transfer};
+use crate::validation::{CurvePoint, Validation};
+use crate::views::{SideView, render_side};
+use splatstitch_core::GaussianCloud;
 use splatstitch_core::formats::{self, SaveOptions, write_atomically};
-use splatstitch_core::{GaussianCloud, Role};
 use splatstitch_render::gpu::GpuContext;
 use splatstitch_render::{Camera, Image, RenderLayer, RenderOptions, RenderScene, render_cpu};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-/// Adam's step size on the SH coefficients.
-pub const LEARNING_RATE: f32 = 0.01;
-
-/// Switches for studying the method's losses without changing the job format (the ablations in
-/// docs/BENCHMARKS.md): `SPLATSTITCH_LAMBDA_FEATURE` and `SPLATSTITCH_LAMBDA_COLOR` weight
-/// L_feature and L_color (1 in the method), `SPLATSTITCH_CLONE_OFFSETS=1` makes L_color clone
-/// colour changes instead of colours, `SPLATSTITCH_LEARNING_RATE` sets Adam's step (0.01).
-/// `SPLATSTITCH_INIT=affine` (= [`RunOptions::seam_transfer`]) and
-/// `SPLATSTITCH_FEATURE_REFERENCE=field` act in [`run`]. Each one in
-/// use is logged.
-pub fn research_overrides(w: &mut Weights) {
-    let number = |key: &str| std::env::var(key).ok().and_then(|v| v.parse::<f32>().ok()).filter(|v| v.is_finite());
-    if let Some(v) = number("SPLATSTITCH_LAMBDA_FEATURE") {
-        tracing::warn!("research switch: lambda_feature = {v}");
-        w.lambda_feature = v;
-    }
-    if let Some(v) = number("SPLATSTITCH_LAMBDA_COLOR") {
-        tracing::warn!("research switch: lambda_color = {v}");
-        w.lambda_color = v;
-    }
-    if let Some(v) = number("SPLATSTITCH_LEARNING_RATE").filter(|v| *v > 0.0) {
-        tracing::warn!("research switch: learning rate = {v}");
-        w.learning_rate = v;
-    }
-    if std::env::var_os("SPLATSTITCH_CLONE_OFFSETS").is_some() {
-        tracing::warn!("research switch: L_color clones colour changes");
-        w.clone_offsets = true;
-    }
-}
-
-/// Which gradient a burn device uses: the explicit one (gathers only) on a GPU, where burn's
-/// autodiff needs a scatter that burn-wgpu does serially; on burn's CPU backends whichever
-/// measured faster (docs/BENCHMARKS.md). `SPLATSTITCH_GRADIENT=autodiff|explicit` overrides, for
-/// comparisons.
-fn use_autodiff(device: &backend::OptimizerDevice) -> bool {
-    match std::env::var("SPLATSTITCH_GRADIENT").as_deref() {
-        Ok("autodiff") => true,
-        Ok("explicit") => false,
-        _ => !device.is_gpu() && CPU_AUTODIFF,
-    }
-}
-
-/// Measured on the speed job: see docs/BENCHMARKS.md.
-const CPU_AUTODIFF: bool = true;
+/// A target Gaussian is far from the seam (for the validation score) beyond this many β·L from
+/// every source Gaussian.
+const FAR_FROM_SEAM: f32 = 3.0;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StitchError {
@@ -84,6 +49,7 @@ pub enum Stage {
     Load,
     Boundary,
     Precompute,
+    Transfer,
     Optimize,
     Metrics,
     Export,
@@ -99,6 +65,7 @@ impl Stage {
             Stage::Load => "loading layers",
             Stage::Boundary => "finding the seam",
             Stage::Precompute => "rendering reference views",
+            Stage::Transfer => "matching colours across the seam",
             Stage::Optimize => "blending",
             Stage::Metrics => "measuring",
             Stage::Export => "writing outputs",
@@ -122,49 +89,6 @@ pub struct RunOptions<'a> {
     /// The renderer's GPU context, when the caller has one (the editor): the optimizer then
     /// shares its device instead of making another.
     pub gpu: Option<GpuContext>,
-    /// Before blending, map the target's colours with the per-channel gain and offset fitted on
-    /// the seam ([`crate::transfer`]). Not part of the paper's method; it corrects exposure and
-    /// white-balance differences between captures (docs/BENCHMARKS.md). `SPLATSTITCH_INIT=affine`
-    /// turns it on too.
-    pub seam_transfer: bool,
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct LayerCount {
-    pub name: String,
-    pub role: Role,
-    pub loaded: usize,
-    pub kept: usize,
-}
-
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct Timings {
-    pub load: f64,
-    pub boundary: f64,
-    pub precompute: f64,
-    pub optimize: f64,
-    pub metrics: f64,
-    pub export: f64,
-    pub total: f64,
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Report {
-    pub job: String,
-    pub method: Method,
-    pub backend: String,
-    /// Why `auto` chose that backend (empty when chosen by hand or not needed).
-    pub backend_reason: String,
-    pub parameters: BlendSpec,
-    pub layers: Vec<LayerCount>,
-    pub boundary: usize,
-    /// The colour transfer applied before blending (`RunOptions::seam_transfer`), if any.
-    pub seam_transfer: Option<crate::recolor::Tint>,
-    pub metrics_before: Metrics,
-    pub metrics_after: Metrics,
-    pub timings_s: Timings,
-    pub peak_memory_mb: f64,
-    pub outputs: Vec<String>,
 }
 
 /// Peak resident memory of this process so far, in MB (Linux; 0 elsewhere).
@@ -195,30 +119,37 @@ pub struct Evaluation {
     pub sources: GaussianCloud,
 }
 
-/// The job's working cameras (DESIGN §5 step 4).
+/// The job's working cameras (DESIGN §5 step 4), around the composite without its floaters.
 pub fn working_cameras(composite: &Composite, blend: &BlendSpec) -> Vec<Camera> {
-    let (lo, hi) = composite.bounds();
-    fibonacci_cameras(lo, hi, blend.views, blend.resolution)
+    let (lo, hi) = composite.robust_bounds();
+    fibonacci_cameras_turned(lo, hi, blend.views, blend.resolution, 0.0)
+}
+
+/// The validation cameras: as many as the job asks, looking from between the working ones.
+pub fn validation_cameras(composite: &Composite, blend: &BlendSpec) -> Vec<Camera> {
+    let (lo, hi) = composite.robust_bounds();
+    fibonacci_cameras_turned(lo, hi, blend.validation_views, blend.resolution, VALIDATION_TURN)
 }
 
 impl Evaluation {
-    /// `sources` is the composite's sources merged ([`Composite::sources`]), which the caller
-    /// has already made for the seam search.
+    /// `sources` is the composite's sources merged ([`Composite::sources`]).
     pub fn new(composite: &Composite, sources: GaussianCloud, blend: &BlendSpec, boundary: Boundary) -> Evaluation {
-        Self::with_target_renders(composite, sources, working_cameras(composite, blend), boundary, None)
+        let cameras = working_cameras(composite, blend);
+        let source = render_side(&sources, &cameras);
+        let target = render_side(&composite.target().cloud, &cameras);
+        Self::from_views(cameras, &source, &target, sources, boundary)
     }
 
-    /// As [`Evaluation::new`] with `cameras`, reusing the target's renders from them when the
-    /// caller already has them.
-    pub fn with_target_renders(
-        composite: &Composite,
-        sources: GaussianCloud,
+    /// From renders of each side made already.
+    pub fn from_views(
         cameras: Vec<Camera>,
+        source: &[SideView],
+        target: &[SideView],
+        sources: GaussianCloud,
         boundary: Boundary,
-        target_before: Option<Vec<Image>>,
     ) -> Evaluation {
-        let source_renders = render_views(&[&sources], &cameras);
-        let target_before = target_before.unwrap_or_else(|| render_views(&[&composite.target().cloud], &cameras));
+        let source_renders: Vec<Image> = source.iter().map(|v| v.image.clone()).collect();
+        let target_before = target.iter().map(|v| v.image.clone()).collect();
         let palette = Palette::from_renders(&source_renders, 7);
         Evaluation { cameras, source_renders, target_before, palette, boundary, sources }
     }
@@ -245,55 +176,60 @@ fn output_path(job: &Job, out_dir: &Option<PathBuf>, p: &Path) -> PathBuf {
     }
 }
 
+/// The optimizer's loss weights and switches from `[blend]`.
+fn weights(blend: &BlendSpec) -> Weights {
+    Weights {
+        lambda_feature: blend.lambda_feature,
+        lambda_color: blend.lambda_color,
+        lambda_grad: blend.lambda_grad,
+        lambda_tune: blend.lambda_tune,
+        tune_from: blend.tune_from,
+        iterations: blend.iterations,
+        learning_rate: blend.learning_rate,
+        clone_offsets: blend.cloning == Cloning::Changes,
+    }
+}
+
 /// Runs a job end to end and returns its report (also written when the job names a path).
 pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
     let start = Instant::now();
     let mut t = Timings::default();
+    let mut notes: Vec<String> = Vec::new();
     let cancelled = || opts.cancel.is_some_and(|c| c.load(Ordering::Relaxed));
+    let check = || if cancelled() { Err(StitchError::Cancelled) } else { Ok(()) };
     let progress = |s: Stage, f: f32| {
         if let Some(p) = opts.progress {
             p(s, f)
         }
     };
     let blend = &job.spec.blend;
-    let device = match blend.method {
-        Method::None => None,
-        // The baseline's field gathers need autodiff's scatter-add, which burn-wgpu does
-        // serially and wrongly past 65,535 rows (see segment.rs): it runs on the CPU.
-        Method::Poisson => Some(match opts.backend {
-            BackendChoice::Ndarray => backend::burn_cpu(true),
-            BackendChoice::Flex => backend::burn_cpu(false),
-            _ => backend::OptimizerDevice {
-                reason: "the poisson baseline runs on burn's CPU backend (burn-wgpu's scatter-add is serial)".into(),
-                ..backend::burn_cpu(false)
-            },
-        }),
-        _ => {
-            let d = backend::select(opts.backend, opts.gpu.as_ref())?;
-            tracing::info!(
-                "optimizer: {}{}",
-                d.name,
-                if d.reason.is_empty() { String::new() } else { format!(" ({})", d.reason) }
-            );
-            Some(d)
-        }
+    let optimizes = blend.method == Method::Stitch && blend.iterations > 0;
+    let device = if optimizes {
+        let d = backend::select(opts.backend, opts.gpu.as_ref())?;
+        tracing::info!(
+            "optimizer: {}{}",
+            d.name,
+            if d.reason.is_empty() { String::new() } else { format!(" ({})", d.reason) }
+        );
+        Some(d)
+    } else {
+        None
     };
 
     progress(Stage::Load, 0.0);
     let lap = Instant::now();
     let composite = Composite::load(job)?;
     t.load = lap.elapsed().as_secs_f64();
-    if cancelled() {
-        return Err(StitchError::Cancelled);
-    }
+    check()?;
 
     progress(Stage::Boundary, 0.0);
     let lap = Instant::now();
     let ti = composite.target_index();
     let target = &composite.layers[ti].cloud;
     let sources = composite.sources();
+    let size = composite.size(blend.size);
     let params = BoundaryParams { k: blend.k, beta: blend.beta, tau: blend.tau };
-    let boundary = find_boundary(target, &sources, params, composite.diagonal());
+    let (boundary, tau_adaptation) = find_boundary_adaptive(target, &sources, params, size, blend.min_boundary);
     if boundary.is_empty() {
         return Err(job
             .layer_error(
@@ -304,103 +240,140 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
                      tau = {} lies within beta·L = {:.4} of them (are the layers far apart?)",
                     composite.layers[ti].name,
                     blend.tau,
-                    blend.beta * composite.diagonal()
+                    blend.beta * size
                 ),
             )
             .into());
+    }
+    if let Some(a) = &tau_adaptation {
+        notes.push(format!(
+            "tau = {} left {} seam Gaussians (fewer than min_boundary = {}): lowered to {:.3}, the {:.0}th \
+             percentile of the opacities of the {} target Gaussians within beta·L of the source: {} seam Gaussians",
+            a.tau_asked,
+            a.found,
+            blend.min_boundary,
+            a.tau_used,
+            100.0 * a.quantile,
+            a.overlap,
+            boundary.len()
+        ));
+    } else if boundary.len() < 256 {
+        notes.push(format!(
+            "only {} seam Gaussians at tau = {}: the blend has little to go on",
+            boundary.len(),
+            blend.tau
+        ));
     }
     t.boundary = lap.elapsed().as_secs_f64();
 
     progress(Stage::Precompute, 0.0);
     let lap = Instant::now();
-    let mut initial = target.clone();
-    let warm_start = blend.method != Method::None
-        && (opts.seam_transfer || std::env::var("SPLATSTITCH_INIT").as_deref() == Ok("affine"));
-    let mut seam_transfer = None;
-    if warm_start {
-        match crate::transfer::fit(target, &sources, &boundary) {
-            Some(tint) => {
-                tracing::info!("seam colour transfer before blending: {tint:?}");
-                tint.apply(&mut initial);
-                seam_transfer = Some(tint);
-            }
-            None => tracing::warn!(
-                "no seam colour transfer: fewer than {} of the {} seam points lie where the source is \
-                 (do the layers overlap?)",
-                crate::transfer::MIN_POINTS,
-                boundary.len()
-            ),
-        }
-    }
     let cameras = working_cameras(&composite, blend);
-    let terms = (blend.method == Method::Stitch).then(|| camera_terms_with_renders(&initial, &cameras));
-    let (problem, target_before) = match terms {
-        Some((camera_terms, taps, renders)) => {
-            let (interior, driving, driving_k) = driving_points(&initial, &boundary, composite.diagonal(), blend.k);
-            let problem = Problem {
-                sh: initial.sh.clone(),
-                n: target.len(),
-                k: target.coeffs_per_channel(),
-                boundary: boundary.members.iter().map(|&m| m as i64).collect(),
-                reference: if std::env::var("SPLATSTITCH_FEATURE_REFERENCE").as_deref() == Ok("field") {
-                    tracing::warn!("research switch: L_feature references from the two fields at each seam point");
-                    crate::transfer::field_reference(&initial, &sources, &boundary)
-                } else {
-                    boundary.reference_sh.clone()
-                },
-                interior,
-                driving,
-                driving_k,
-                cameras: camera_terms,
-                taps,
-                pixels: (blend.resolution * blend.resolution) as usize,
-                palette: Vec::new(),
-            };
-            // The optimizer's renders are the target's own unless a warm start recoloured it.
-            (Some(problem), (!warm_start).then_some(renders))
-        }
-        None => (None, None),
+    let (terms, target_views) = if optimizes {
+        let (terms, taps, views) = camera_terms_with_renders(target, &cameras);
+        (Some((terms, taps)), views)
+    } else {
+        (None, render_side(target, &cameras))
     };
-    let eval = Evaluation::with_target_renders(&composite, sources, cameras, boundary, target_before);
-    let problem = problem.map(|p| Problem { palette: eval.palette.colors.clone(), ..p });
+    let source_views = render_side(&sources, &cameras);
+    progress(Stage::Precompute, 0.7);
+    let mut validation = (blend.method != Method::None && blend.validation_views > 0).then(|| {
+        let cams = validation_cameras(&composite, blend);
+        let views = render_side(&sources, &cams);
+        let limit = FAR_FROM_SEAM * blend.beta * size;
+        let far: Vec<bool> = nearest_source_distance(target, &sources).iter().map(|d| *d > limit).collect();
+        Validation::new(target, cams, views, &far, blend.far_weight, size)
+    });
     t.precompute = lap.elapsed().as_secs_f64();
-    if cancelled() {
-        return Err(StitchError::Cancelled);
+    check()?;
+
+    progress(Stage::Transfer, 0.0);
+    let lap = Instant::now();
+    let mut initial = target.clone();
+    let transfer = if blend.method != Method::None && blend.seam_transfer {
+        let inputs = TransferInputs {
+            target,
+            sources: &sources,
+            cameras: &cameras,
+            source_views: &source_views,
+            target_views: &target_views,
+            size,
+            validation: validation.as_ref(),
+        };
+        let (report, map) = seam_transfer(&inputs, blend);
+        if let Some(map) = map {
+            map.apply_to_cloud(&mut initial);
+        }
+        notes.push(report.reason.clone());
+        report
+    } else {
+        TransferReport::off()
+    };
+    if let Some(v) = validation.as_mut() {
+        v.set_reference(&initial.sh);
     }
+    t.transfer = lap.elapsed().as_secs_f64();
+    check()?;
 
     progress(Stage::Optimize, 0.0);
     let lap = Instant::now();
+    let eval = Evaluation::from_views(cameras, &source_views, &target_views, sources, boundary);
     let mut blended = initial.clone();
+    let mut vreport =
+        ValidationReport { views: validation.as_ref().map_or(0, |v| v.cameras.len()), ..Default::default() };
     let iterations = blend.iterations as f32;
-    if blend.method == Method::Poisson {
-        let device = device.as_ref().expect("a device for every optimizing method");
-        let problem = PoissonProblem::new(&initial, &eval.sources, &eval.boundary);
-        let burn_device = device.burn_device().expect("the poisson baseline runs on a burn device");
-        let offsets = solve(&problem, blend.lambda_grad, blend.iterations, LEARNING_RATE, burn_device, |it| {
+    if blend.method == Method::Poisson && blend.iterations > 0 {
+        let (lo, hi) = composite.robust_bounds();
+        let problem = PoissonProblem::new(&initial, &eval.sources, lo, hi, blend.poisson_grid);
+        let settings = PoissonSettings {
+            weight: blend.poisson_weight,
+            iterations: blend.iterations,
+            learning_rate: blend.poisson_learning_rate,
+            batch: blend.poisson_batch,
+            seed: blend.seed,
+        };
+        let offsets = solve(&problem, &settings, |it| {
             progress(Stage::Optimize, (it + 1) as f32 / iterations);
             !cancelled()
         });
-        if cancelled() {
-            return Err(StitchError::Cancelled);
-        }
+        check()?;
         apply_offsets(&mut blended, &offsets);
+        if let Some(v) = &validation {
+            vreport.curve.push(CurvePoint { iteration: 0, score: v.score(&initial.sh) });
+            vreport.curve.push(CurvePoint { iteration: blend.iterations, score: v.score(&blended.sh) });
+        }
     }
-    if let Some(problem) = &problem {
+    if let Some((mut terms, taps)) = terms {
         let device = device.as_ref().expect("a device for every optimizing method");
-        let mut weights = Weights {
-            lambda_feature: 1.0,
-            lambda_color: 1.0,
-            lambda_grad: blend.lambda_grad,
-            lambda_tune: blend.lambda_tune,
-            tune_from: blend.tune_from,
-            iterations: blend.iterations,
-            learning_rate: LEARNING_RATE,
-            clone_offsets: false,
-        };
-        research_overrides(&mut weights);
+        if transfer.status == TransferStatus::Applied {
+            let (k, px) = (target.coeffs_per_channel(), (blend.resolution * blend.resolution) as usize);
+            for c in terms.iter_mut() {
+                c.set_gradient_reference(&initial.sh, k, &taps, px);
+            }
+        }
+        let problem = stitch_problem(&initial, &eval, size, blend, terms, taps);
+        let w = weights(blend);
+        let mut best: Option<(f32, usize, Vec<f32>)> = None;
+        if let Some(v) = &validation {
+            let s = v.score(&initial.sh);
+            vreport.curve.push(CurvePoint { iteration: 0, score: s });
+            best = Some((s.total, 0, initial.sh.clone()));
+        }
         let mut last_preview = Instant::now();
+        let every = blend.checkpoint_every.max(1);
         let step = |it: usize, _, current: &dyn Fn() -> Vec<f32>| {
             progress(Stage::Optimize, (it + 1) as f32 / iterations);
+            let done = it + 1;
+            if let Some(v) = &validation
+                && (done % every == 0 || done == blend.iterations)
+            {
+                let sh = current();
+                let s = v.score(&sh);
+                vreport.curve.push(CurvePoint { iteration: done, score: s });
+                if best.as_ref().is_some_and(|b| s.total < b.0) {
+                    best = Some((s.total, done, sh));
+                }
+            }
             if let Some(preview) = opts.preview
                 && last_preview.elapsed().as_secs_f32() >= 0.5
             {
@@ -409,16 +382,52 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
             }
             !cancelled()
         };
-        blended.sh = match &device.engine {
-            Engine::Native => optimize_native(problem, &weights, step),
-            Engine::Burn(d) if use_autodiff(device) => optimize(problem, &weights, d, true, step),
-            Engine::Burn(d) => optimize_explicit(problem, &weights, d, !device.is_gpu(), step),
+        let last = match &device.engine {
+            Engine::Native => optimize_native(&problem, &w, step),
+            Engine::Burn(d) if use_autodiff(device, blend.gradient) => optimize(&problem, &w, d, true, step),
+            Engine::Burn(d) => optimize_explicit(&problem, &w, d, !device.is_gpu(), step),
         };
-        if cancelled() {
-            return Err(StitchError::Cancelled);
+        check()?;
+        blended.sh = match best {
+            Some((_, iteration, sh)) if blend.keep_best => {
+                vreport.kept_iteration = Some(iteration);
+                if iteration < blend.iterations {
+                    notes.push(format!(
+                        "kept iteration {iteration} of {}: the best on the {} validation views",
+                        blend.iterations, vreport.views
+                    ));
+                }
+                sh
+            }
+            _ => {
+                vreport.kept_iteration = Some(blend.iterations);
+                last
+            }
+        };
+    }
+    // Never worse than the input: the validation views' seam error decides. (The poisson
+    // baseline stays as published: its curve is reported, nothing is chosen.)
+    if let Some(v) = &validation
+        && blend.method != Method::None
+        && v.sees_overlap()
+    {
+        let input = v.score(&target.sh);
+        vreport.input = Some(input);
+        let result = v.score(&blended.sh);
+        let changed = blended.sh != target.sh;
+        if changed && blend.method == Method::Stitch && blend.keep_best && result.seam_error >= input.seam_error {
+            blended = target.clone();
+            vreport.kept_input = true;
+            vreport.kept_iteration = None;
+            notes.push(format!(
+                "kept the input's colours: no result beat them on the validation views (seam error {:.4}, \
+                 best {:.4})",
+                input.seam_error, result.seam_error
+            ));
         }
     }
     t.optimize = lap.elapsed().as_secs_f64();
+    check()?;
 
     progress(Stage::Metrics, 0.0);
     let lap = Instant::now();
@@ -426,9 +435,7 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
     let after_renders = render_views(&[&blended], &eval.cameras);
     let after = eval.metrics(&blended, &after_renders);
     t.metrics = lap.elapsed().as_secs_f64();
-    if cancelled() {
-        return Err(StitchError::Cancelled);
-    }
+    check()?;
 
     progress(Stage::Export, 0.0);
     let lap = Instant::now();
@@ -453,7 +460,9 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
     let mut report = Report {
         job: job.path.display().to_string(),
         method: blend.method,
-        backend: device.as_ref().map_or("none".into(), |d| d.name.clone()),
+        backend: device
+            .as_ref()
+            .map_or(if blend.method == Method::Poisson { "native CPU" } else { "none" }.into(), |d| d.name.clone()),
         backend_reason: device.as_ref().map_or(String::new(), |d| d.reason.clone()),
         parameters: blend.clone(),
         layers: composite
@@ -461,17 +470,19 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
             .iter()
             .map(|l| LayerCount { name: l.name.clone(), role: l.role, loaded: l.loaded, kept: l.cloud.len() })
             .collect(),
+        size,
         boundary: eval.boundary.len(),
-        seam_transfer,
+        tau_adaptation,
+        seam_transfer: transfer,
+        validation: vreport,
         metrics_before: before,
         metrics_after: after,
+        notes,
         timings_s: t,
         peak_memory_mb: peak_rss_mb(),
         outputs: std::iter::once(&ply).chain(files.iter().map(|f| &f.0)).map(|p| p.display().to_string()).collect(),
     };
-    if cancelled() {
-        return Err(StitchError::Cancelled);
-    }
+    check()?;
     // Everything is computed: now write, each file via a temporary and a rename.
     let io = |p: &Path, e: std::io::Error| StitchError::Output(format!("{}: {e}", p.display()));
     for (p, bytes) in &files {
@@ -497,4 +508,49 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
     }
     progress(Stage::Export, 1.0);
     Ok(report)
+}
+
+/// Which gradient a burn device uses (`[blend] gradient`).
+fn use_autodiff(device: &backend::OptimizerDevice, path: GradientPath) -> bool {
+    match path {
+        GradientPath::Autodiff => true,
+        GradientPath::Explicit => false,
+        // burn-wgpu's scatter-add (autodiff's backward of every gather) runs serially there.
+        GradientPath::Auto => !device.is_gpu(),
+    }
+}
+
+/// The stitch optimizer's fixed inputs, starting from `initial`'s colours.
+fn stitch_problem(
+    initial: &GaussianCloud,
+    eval: &Evaluation,
+    size: f32,
+    blend: &BlendSpec,
+    cameras: Vec<CameraTerms>,
+    taps: SobelTaps,
+) -> Problem {
+    let jitter = Jitter { gamma: blend.gamma, amplitude: blend.jitter_amplitude, units: blend.jitter_units };
+    let (interior, driving, driving_k) = driving_points(initial, &eval.boundary, size, blend.k, jitter);
+    let boundary = &eval.boundary;
+    Problem {
+        sh: initial.sh.clone(),
+        n: initial.len(),
+        k: initial.coeffs_per_channel(),
+        boundary: boundary.members.iter().map(|&m| m as i64).collect(),
+        reference: match blend.feature_reference {
+            FeatureReference::Neighbours => boundary.reference_sh.clone(),
+            FeatureReference::Field => boundary.field_reference(initial, &eval.sources),
+        },
+        interior,
+        driving,
+        driving_k,
+        cameras,
+        taps,
+        pixels: (blend.resolution * blend.resolution) as usize,
+        palette: eval.palette.colors.clone(),
+        palette_weights: match blend.tune_weighting {
+            TuneWeighting::Proportion => eval.palette.proportions.clone(),
+            TuneWeighting::Uniform => vec![1.0; eval.palette.colors.len()],
+        },
+    }
 }

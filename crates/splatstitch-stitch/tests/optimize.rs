@@ -9,17 +9,14 @@ use splatstitch_stitch::backend::{BackendChoice, select};
 use splatstitch_stitch::explicit::optimize_explicit;
 use splatstitch_stitch::native::optimize_native;
 use splatstitch_stitch::optimize::{Problem, Weights, camera_terms, optimize, sparse_render};
-use std::path::PathBuf;
 
 fn cpu_device() -> Device {
     Device::flex()
 }
 
 fn fruit() -> GaussianCloud {
-    let dir = std::env::var_os("SPLATSTITCH_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    formats::load(&dir.join("fruit_drops_5k_sh3.ply"), &LoadOptions::default()).unwrap().cloud
+    let path = splatstitch_core::test_data::capture("fruit_drops_5k_sh3.ply").unwrap_or_else(|e| panic!("{e}"));
+    formats::load(&path, &LoadOptions::default()).unwrap().cloud
 }
 
 fn camera() -> Camera {
@@ -92,6 +89,7 @@ fn feature_loss_pulls_boundary_sh_to_the_reference() {
         taps,
         pixels: 48 * 48,
         palette: vec![],
+        palette_weights: vec![],
     };
     let w = Weights {
         lambda_feature: 1.0,
@@ -141,6 +139,7 @@ fn full_problem() -> (Problem, Weights) {
         taps,
         pixels: 48 * 48,
         palette: vec![[0.8, 0.2, 0.1], [0.1, 0.6, 0.2], [0.9, 0.9, 0.8]],
+        palette_weights: vec![0.5, 0.3, 0.2],
     };
     let w = Weights {
         lambda_feature: 1.0,

@@ -94,12 +94,9 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
     let generated = scratch.path().join(format!("generated_{}_sh3.ply", a.generated));
     eprintln!("generating {} Gaussians with SH degree 3...", a.generated);
     formats::save(&generated, &generated_cloud(a.generated, 3), &SaveOptions::default())?;
-    let files = [a.data.join("flowers_93k_sh2.ply"), generated];
+    let files = [a.capture("flowers_93k_sh2.ply")?, generated];
     let mut results = Vec::new();
     for f in &files {
-        if !f.exists() {
-            bail!("{} not found (use --data to point at the shared data folder)", f.display());
-        }
         eprintln!("measuring {}...", f.display());
         results.push(measure(f, tool.as_deref(), scratch.path(), a.repeat)?);
     }

@@ -1,8 +1,8 @@
 //! `splatstitch bench`: measurements reported as ratios against a baseline taken in the same
 //! run (a memory copy, an outside tool, the CPU twin), so they survive a noisy machine.
 
+mod blend;
 mod formats;
-mod recolor;
 mod render;
 mod selection;
 mod stitch;
@@ -18,8 +18,9 @@ pub enum Suite {
     Formats,
     /// Frame times of the GPU rasterizer and its CPU twin at three resolutions.
     Render,
-    /// Recolor recovery: a tinted half of a capture blended back against the untinted truth.
-    Recolor,
+    /// Blend quality: real captures cut with an overlapping band, the target's colours changed
+    /// four ways, every method scored against the truth; plus the LOD pair.
+    Blend,
     /// Editor selection tools (1M Gaussians), connected region and the seam search (200k).
     Selection,
     /// Stitch speed: one job on several optimizer backends, time per stage, ratios.
@@ -31,8 +32,10 @@ pub struct BenchArgs {
     /// What to measure.
     #[arg(value_enum, default_value = "formats")]
     pub suite: Suite,
-    /// Folder holding flowers_93k_sh2.ply (the shared test data).
-    #[arg(long, default_value = "../shared/data")]
+    /// Folder holding the real test captures (flowers_93k_sh2.ply, …); captures not found there
+    /// are looked for in `assets/`. Paths are relative to the working folder: run from the
+    /// repository root.
+    #[arg(long, default_value = "tests/data")]
     pub data: PathBuf,
     /// splat-transform executable (default: tests/interop/node_modules/.bin/splat-transform).
     #[arg(long)]
@@ -48,10 +51,7 @@ pub struct BenchArgs {
     pub no_gpu: bool,
     #[arg(long)]
     pub no_cpu: bool,
-    /// Recolor suite: where the inputs, jobs and outputs go.
-    #[arg(long, default_value = "examples/recolor")]
-    pub recolor_dir: PathBuf,
-    /// Recolor and stitch suites: optimizer iterations.
+    /// Stitch suite: optimizer iterations (the speed job's 1500 unless told).
     #[arg(long, default_value_t = 1500)]
     pub iterations: usize,
     /// Stitch suite: the job to time.
@@ -60,15 +60,39 @@ pub struct BenchArgs {
     /// Stitch suite: optimizer backends to compare; the last is the baseline of the ratios.
     #[arg(long, value_delimiter = ',', default_value = "cpu,flex")]
     pub backends: Vec<String>,
-    /// Recolor suite: weight of L_grad (job default 2).
-    #[arg(long, default_value_t = 2.0)]
-    pub lambda_grad: f32,
-    /// Recolor suite: weight of L_tune (job default 2).
-    #[arg(long, default_value_t = 2.0)]
-    pub lambda_tune: f32,
-    /// Recolor suite: the methods to run, in order (`none` is the unblended reference).
-    #[arg(long, value_delimiter = ',', default_value = "none,poisson,stitch")]
+    /// Blend suite: the methods, in order (`none` is the unblended input, `paper` the paper's
+    /// method as stated, `stitch` our defaults).
+    #[arg(long, value_delimiter = ',', default_value = "none,poisson,stitch,paper")]
     pub methods: Vec<String>,
+    /// Blend suite: captures (in --data or assets/).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "flowers_93k_sh2.ply,guitar_91k_sh0.compressed.ply,plant_114k_sh0.ply,playbot_31k_sh2.ply,fruit_drops_5k_sh3.ply"
+    )]
+    pub captures: Vec<String>,
+    /// Blend suite: how the band is shared (shared, dealt).
+    #[arg(long, value_delimiter = ',', default_value = "shared,dealt")]
+    pub bands: Vec<String>,
+    /// Blend suite: colour changes (gain_offset, matrix, tone, lighting; foreign: another
+    /// material, which a blend should leave alone).
+    #[arg(long, value_delimiter = ',', default_value = "gain_offset,matrix,tone,lighting,foreign")]
+    pub changes: Vec<String>,
+    /// Blend suite: case seeds (cut plane, colour change, dealing).
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    pub seeds: Vec<u64>,
+    /// Blend suite: `KEY=V1,V2,…` runs the `stitch` column once per value (repeat for a grid).
+    #[arg(long = "set", value_name = "KEY=V1,V2")]
+    pub set: Vec<String>,
+    /// Blend suite: every job at 16 views of 128 px and 4 validation views (for quick sweeps).
+    #[arg(long)]
+    pub quick: bool,
+    /// Blend suite: skip the LOD pair.
+    #[arg(long)]
+    pub no_lod: bool,
+    /// Blend suite: where cases, jobs, outputs and the tables go.
+    #[arg(long, default_value = "bench-out/blend")]
+    pub out: PathBuf,
     /// Repetitions per measurement; the best is reported.
     #[arg(long, default_value_t = 5)]
     pub repeat: usize,
@@ -81,11 +105,25 @@ pub struct BenchArgs {
     pub json: Option<PathBuf>,
 }
 
+impl BenchArgs {
+    /// The path of test capture `name`: in `--data`, else in `assets/`.
+    pub fn capture(&self, name: &str) -> anyhow::Result<PathBuf> {
+        let candidates = [self.data.join(name), PathBuf::from("assets").join(name)];
+        candidates.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
+            anyhow::anyhow!(
+                "test capture {name} not found in {} or assets/ (run from the repository root, or point --data at \
+                 the folder holding it)",
+                self.data.display()
+            )
+        })
+    }
+}
+
 pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     match a.suite {
         Suite::Formats => formats::run(&a),
         Suite::Render => render::run(&a),
-        Suite::Recolor => recolor::run_bench(&a),
+        Suite::Blend => blend::run_bench(&a),
         Suite::Selection => selection::run(&a),
         Suite::Stitch => stitch::run_bench(&a),
     }

@@ -39,7 +39,7 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
             }
         }
     };
-    let flowers = a.data.join("flowers_93k_sh2.ply");
+    let flowers = a.capture("flowers_93k_sh2.ply")?;
     let scenes: Vec<(String, GaussianCloud)> = vec![
         ("flowers_93k_sh2".into(), formats::load(&flowers, &LoadOptions::default()).context("loading flowers")?.cloud),
         (format!("generated_{}_sh3", a.render_generated), generated_cloud(a.render_generated, 3)),

@@ -52,7 +52,7 @@ impl GpuScene {
                     positions: storage(ctx, "positions", bytemuck::cast_slice(&c.positions)),
                     rotations: storage(ctx, "rotations", bytemuck::cast_slice(&c.rotations)),
                     log_scales: storage(ctx, "log_scales", bytemuck::cast_slice(&c.log_scales)),
-                    opacities: storage(ctx, "opacities", bytemuck::cast_slice(&c.opacities)),
+                    opacities: storage(ctx, "opacities", bytemuck::cast_slice(&shader_safe_logits(&c.opacities))),
                     sh: storage(ctx, "sh", bytemuck::cast_slice(&c.sh)),
                     flags,
                     transform: l.transform,
@@ -69,4 +69,15 @@ impl GpuScene {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Opacity logits with ±∞ (opacity exactly 1 or 0, valid data) replaced by finite logits that the
+/// shader's sigmoid maps to the same opacity: WGSL lets implementations assume no infinities.
+fn shader_safe_logits(logits: &[f32]) -> std::borrow::Cow<'_, [f32]> {
+    /// `sigmoid(±SATURATED)` is 1 and below the 1/255 alpha cut, as for ±∞.
+    const SATURATED: f32 = 88.0;
+    if logits.iter().all(|v| v.is_finite()) {
+        return std::borrow::Cow::Borrowed(logits);
+    }
+    std::borrow::Cow::Owned(logits.iter().map(|v| v.clamp(-SATURATED, SATURATED)).collect())
 }

@@ -7,13 +7,10 @@ use glam::{DMat3, DQuat, DVec3};
 use splatstitch_core::formats::{self, LoadOptions};
 use splatstitch_core::{GaussianCloud, Similarity};
 use splatstitch_render::{Camera, Image};
-use std::path::PathBuf;
 
 pub fn data(name: &str) -> GaussianCloud {
-    let dir = std::env::var_os("SPLATSTITCH_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    formats::load(&dir.join(name), &LoadOptions::default()).unwrap().cloud
+    let path = splatstitch_core::test_data::capture(name).unwrap_or_else(|e| panic!("{e}"));
+    formats::load(&path, &LoadOptions::default()).unwrap().cloud
 }
 
 /// One Gaussian after projection, in f64.

@@ -1,0 +1,136 @@
+//! Where the two layers show the same surface, and what colour each gives it there: the
+//! correspondences a seam fit learns from.
+//!
+//! In image space: pixels that the source alone and the target alone both cover nearly fully,
+//! at agreeing surface depths, from the job's cameras. A render averages many Gaussians per
+//! pixel, so these colours are far less noisy than single Gaussians'. In point space: target
+//! centres where both layers' radiance fields are dense, with each field's colour there.
+
+use super::Pair;
+use crate::field::{dc_colors, field_at};
+use crate::views::SideView;
+use glam::{Vec3, Vec4};
+use splatstitch_core::GaussianCloud;
+use splatstitch_render::Camera;
+
+/// Coverage both sides must reach at a pixel for it to count.
+pub const MIN_ALPHA: f32 = 0.8;
+/// Surface depths agree within this fraction of L.
+pub const DEPTH_TOLERANCE: f32 = 0.01;
+/// Size of the spatial blocks that cross-validation holds out together, as a fraction of L.
+pub const BLOCK: f32 = 1.0 / 12.0;
+/// Image blocks (pixels square, at 256 px; scaled with the resolution) whose samples share a
+/// residual cell.
+pub const CELL_PIXELS: usize = 4;
+/// Voxels (fraction of L) whose point samples share a residual cell.
+pub const CELL_VOXEL: f32 = 1.0 / 200.0;
+/// At most this many pairs are kept (evenly thinned).
+pub const MAX_PAIRS: usize = 120_000;
+
+/// The spatial block of a world point: cross-validation folds hold out whole blocks.
+pub fn block_of(p: Vec3, size: f32) -> u32 {
+    let q = (p / size.max(1e-12)).floor();
+    let (x, y, z) = (q.x as i64 as u64, q.y as i64 as u64, q.z as i64 as u64);
+    let h = x.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ y.wrapping_mul(0xC2B2_AE3D_27D4_EB4F)
+        ^ z.wrapping_mul(0x1656_67B1_9E37_79F9);
+    (h ^ (h >> 29)) as u32
+}
+
+/// Corresponding pixels of the source's and the target's renders, averaged over blocks of
+/// `block × block` pixels (blocks where at least half the pixels correspond): a render's pixel
+/// still carries the noise of the few Gaussians it shows, and the mean over a block keeps a
+/// colour map's relation while the noise averages out. `diagonal` is L.
+pub fn image_pairs(
+    cameras: &[Camera],
+    source: &[SideView],
+    target: &[SideView],
+    diagonal: f32,
+    block: u32,
+) -> Vec<Pair> {
+    let tolerance = DEPTH_TOLERANCE * diagonal;
+    let block = block.max(1) as usize;
+    let mut pairs = Vec::new();
+    for (view, ((cam, s), t)) in cameras.iter().zip(source).zip(target).enumerate() {
+        let to_world = cam.view.inverse();
+        let (w, h) = (cam.width as usize, cam.height as usize);
+        let (bw, bh) = (w.div_ceil(block), h.div_ceil(block));
+        let cell = (CELL_PIXELS * w / 256).max(block);
+        let cells_x = w.div_ceil(cell);
+        let cells_per_view = cells_x * h.div_ceil(cell);
+        // Per block: weighted sums of both colours, the world point, the weight, the count.
+        let mut acc = vec![([0f32; 3], [0f32; 3], Vec3::ZERO, 0f32, 0u32); bw * bh];
+        for (i, (ps, pt)) in s.image.rgba.iter().zip(&t.image.rgba).enumerate() {
+            if ps[3] < MIN_ALPHA || pt[3] < MIN_ALPHA {
+                continue;
+            }
+            let (ds, dt) = (s.depth[i], t.depth[i]);
+            if !(ds.is_finite() && dt.is_finite()) || (ds - dt).abs() > tolerance {
+                continue;
+            }
+            let z = 0.5 * (ds + dt);
+            let (px, py) = (i % w, i / w);
+            let (x, y) = (px as f32 + 0.5, py as f32 + 0.5);
+            let local = Vec4::new((x - cam.cx) / cam.fx * z, (y - cam.cy) / cam.fy * z, z, 1.0);
+            let world = (to_world * local).truncate();
+            let wgt = ps[3] * pt[3];
+            let a = &mut acc[(py / block) * bw + px / block];
+            for c in 0..3 {
+                a.0[c] += wgt * pt[c] / pt[3];
+                a.1[c] += wgt * ps[c] / ps[3];
+            }
+            a.2 += world * wgt;
+            a.3 += wgt;
+            a.4 += 1;
+        }
+        let needed = (block * block).div_ceil(2) as u32;
+        for (b, (tc, sc, p, wgt, n)) in acc.into_iter().enumerate() {
+            if n < needed || wgt <= 0.0 {
+                continue;
+            }
+            let (x, y) = ((b % bw) * block, (b / bw) * block);
+            pairs.push(Pair {
+                target: tc.map(|v| v / wgt),
+                source: sc.map(|v| v / wgt),
+                weight: wgt,
+                group: block_of(p / wgt, BLOCK * diagonal),
+                cell: (view * cells_per_view + (y / cell) * cells_x + x / cell) as u32,
+            });
+        }
+    }
+    thin(pairs)
+}
+
+/// Field coverage (summed opacity-weighted falloff) a side must reach at a point.
+pub const MIN_FIELD_COVERAGE: f32 = 0.5;
+
+/// Target centres where both fields are dense, with the two fields' (view-independent) colours.
+pub fn point_pairs(target: &GaussianCloud, source: &GaussianCloud, diagonal: f32) -> Vec<Pair> {
+    let from_source = field_at(source, &target.positions, MIN_FIELD_COVERAGE);
+    let dense: Vec<[f32; 3]> = from_source.points.iter().map(|&i| target.positions[i]).collect();
+    let from_target = field_at(target, &dense, MIN_FIELD_COVERAGE);
+    let s = from_source.apply(&dc_colors(source));
+    let t = from_target.apply(&dc_colors(target));
+    let pairs = from_target
+        .points
+        .iter()
+        .zip(&t)
+        .map(|(&row, tc)| Pair {
+            target: *tc,
+            source: s[row],
+            weight: 1.0,
+            group: block_of(Vec3::from(dense[row]), BLOCK * diagonal),
+            // Image cells count up from 0; point cells from the top, so both can be mixed.
+            cell: u32::MAX - block_of(Vec3::from(dense[row]), CELL_VOXEL * diagonal) / 2,
+        })
+        .collect();
+    thin(pairs)
+}
+
+fn thin(pairs: Vec<Pair>) -> Vec<Pair> {
+    if pairs.len() <= MAX_PAIRS {
+        return pairs;
+    }
+    let step = pairs.len() as f64 / MAX_PAIRS as f64;
+    (0..MAX_PAIRS).map(|i| pairs[(i as f64 * step) as usize]).collect()
+}

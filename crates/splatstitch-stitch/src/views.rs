@@ -1,0 +1,37 @@
+//! Each side of the stitch rendered alone from a set of cameras: colour with coverage and the
+//! surface depth per pixel. The metrics, the seam appearance fit and the validation views all
+//! compare these renders.
+
+use crate::optimize::MIN_WEIGHT;
+use rayon::prelude::*;
+use splatstitch_core::GaussianCloud;
+use splatstitch_render::{Camera, Image, PixelWeights, RenderLayer, RenderScene, render_with_weights_cpu, view_depths};
+
+/// One camera's render of one side alone: colour over black (premultiplied) with coverage, and
+/// the surface depth per pixel (infinity where the side never reaches half coverage).
+#[derive(Debug, Clone)]
+pub struct SideView {
+    pub image: Image,
+    pub depth: Vec<f32>,
+}
+
+/// The render, the sparse weights and the depth of `cloud` alone from `cam`.
+pub fn render_side_with_weights(cloud: &GaussianCloud, cam: &Camera) -> (SideView, PixelWeights) {
+    let scene = RenderScene { layers: vec![RenderLayer::new(cloud)] };
+    let (weights, image) =
+        render_with_weights_cpu(&scene, cam, cloud.sh_degree, MIN_WEIGHT).expect("working cameras are valid");
+    let depth = weights.median_depth(&view_depths(&scene, cam));
+    (SideView { image, depth }, weights)
+}
+
+/// [`render_side_with_weights`] from every camera, keeping only the renders.
+pub fn render_side(cloud: &GaussianCloud, cameras: &[Camera]) -> Vec<SideView> {
+    cameras.par_iter().map(|c| render_side_with_weights(cloud, c).0).collect()
+}
+
+/// The colour of a premultiplied pixel.
+#[inline]
+pub fn unpremultiplied(p: [f32; 4]) -> [f32; 3] {
+    let a = p[3].max(1e-6);
+    [p[0] / a, p[1] / a, p[2] / a]
+}

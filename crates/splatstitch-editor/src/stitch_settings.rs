@@ -57,7 +57,12 @@ pub fn advanced(ui: &mut egui::Ui, b: &mut BlendSpec) {
         ui,
         "samples",
         &mut b.transfer_samples,
-        &[(TransferSamples::Image, "pixels"), (TransferSamples::Points, "points"), (TransferSamples::Both, "both")],
+        &[
+            (TransferSamples::Auto, "auto"),
+            (TransferSamples::Image, "pixels"),
+            (TransferSamples::Points, "points"),
+            (TransferSamples::Both, "both"),
+        ],
     );
     let mut auto = b.transfer_strength == AutoOr::Auto;
     ui.horizontal(|ui| {

@@ -39,6 +39,9 @@ impl Boundary {
     }
 }
 
+/// Neighbours averaged for the coarse colours of [`Boundary::field_reference`].
+pub const SMOOTH_K: usize = 64;
+
 /// A k-d tree over a cloud's centres.
 pub struct CentreIndex {
     tree: ImmutableKdTree<f32, 3>,
@@ -158,26 +161,22 @@ pub fn find_boundary_adaptive(
 
 impl Boundary {
     /// L_feature's location-matched references (`feature_reference = "field"`): each member's
-    /// own SH with its DC moved by the source's minus the target's field colour at its centre, so
-    /// the reference carries the seam's colour difference without another place's texture.
-    /// Members the two fields do not both cover keep the neighbours' mean.
+    /// own SH with its DC moved by the difference of the source's and the target's colour around
+    /// its centre at a coarse scale ([`SMOOTH_K`] neighbours each): the seam's low-frequency
+    /// colour difference, the member's own texture kept. Members the source does not reach keep
+    /// the neighbours' mean.
     pub fn field_reference(&self, target: &GaussianCloud, source: &GaussianCloud) -> Vec<f32> {
-        use crate::field::{MIN_COVERAGE, dc_colors, field_at};
+        use crate::field::local_means;
         let mut reference = self.reference_sh.clone();
         let stride = target.coeffs_per_channel() * 3;
         let seam: Vec<[f32; 3]> = self.members.iter().map(|&m| target.positions[m as usize]).collect();
-        let (from_source, from_target) = (field_at(source, &seam, MIN_COVERAGE), field_at(target, &seam, MIN_COVERAGE));
-        let (s, t) = (from_source.apply(&dc_colors(source)), from_target.apply(&dc_colors(target)));
-        let mut target_row = vec![usize::MAX; seam.len()];
-        for (row, &i) in from_target.points.iter().enumerate() {
-            target_row[i] = row;
-        }
-        for (row, &i) in from_source.points.iter().enumerate() {
-            let Some(&tr) = target_row.get(i).filter(|&&r| r != usize::MAX) else { continue };
+        let (s, t) = (local_means(source, &seam, SMOOTH_K), local_means(target, &seam, SMOOTH_K));
+        for (i, (s, t)) in s.iter().zip(&t).enumerate() {
+            let (Some(s), Some(t)) = (s, t) else { continue };
             let out = &mut reference[i * stride..(i + 1) * stride];
             out.copy_from_slice(target.sh_of(self.members[i] as usize));
             for c in 0..3 {
-                out[c] += (s[row][c] - t[tr][c]) / splatstitch_core::sh::SH_C0;
+                out[c] += (s[c] - t[c]) / splatstitch_core::sh::SH_C0;
             }
         }
         reference

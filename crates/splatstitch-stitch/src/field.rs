@@ -101,6 +101,27 @@ pub fn field_at(cloud: &GaussianCloud, points: &[[f32; 3]], min_coverage: f32) -
     f
 }
 
+/// The opacity-weighted mean view-independent colour of each point's `k` nearest Gaussians of
+/// `cloud`: the cloud's colour there at a coarse scale (texture averaged out).
+pub fn local_means(cloud: &GaussianCloud, points: &[[f32; 3]], k: usize) -> Vec<Option<[f32; 3]>> {
+    let Some(index) = CentreIndex::new(cloud) else { return vec![None; points.len()] };
+    let colours = dc_colors(cloud);
+    points
+        .par_iter()
+        .map(|p| {
+            let (mut acc, mut total) = ([0f32; 3], 0f32);
+            for (j, _) in index.nearest(p, k) {
+                let w = sigmoid(cloud.opacities[j as usize]);
+                for c in 0..3 {
+                    acc[c] += w * colours[j as usize][c];
+                }
+                total += w;
+            }
+            (total > 1e-6).then(|| acc.map(|v| v / total))
+        })
+        .collect()
+}
+
 /// View-independent colour of every Gaussian (DC band only).
 pub fn dc_colors(cloud: &GaussianCloud) -> Vec<[f32; 3]> {
     (0..cloud.len()).map(|i| cloud.base_colour(i)).collect()

@@ -263,7 +263,9 @@ impl Job {
         }
         range("transfer_block", b.transfer_block as f64, 1.0, 64.0)?;
         range("validation_views", b.validation_views as f64, 0.0, 1024.0)?;
+        range("patience", b.patience as f64, 0.0, 1e6)?;
         range("checkpoint_every", b.checkpoint_every as f64, 1.0, 1e6)?;
+        range("poisson_iterations", b.poisson_iterations as f64, 0.0, 1e7)?;
         range("poisson_grid", b.poisson_grid as f64, 8.0, 1024.0)?;
         range("poisson_batch", b.poisson_batch as f64, 64.0, 1e8)?;
         Ok(())

@@ -77,7 +77,7 @@ impl SobelTaps {
 
 /// Per-camera weights, view bases and reference gradients of the target alone.
 pub fn camera_terms(target: &GaussianCloud, cameras: &[Camera]) -> (Vec<CameraTerms>, SobelTaps) {
-    let (terms, taps, _) = camera_terms_with_renders(target, cameras);
+    let (terms, taps, _) = camera_terms_with_renders(target, cameras, None);
     (terms, taps)
 }
 
@@ -86,13 +86,14 @@ pub fn camera_terms(target: &GaussianCloud, cameras: &[Camera]) -> (Vec<CameraTe
 pub fn camera_terms_with_renders(
     target: &GaussianCloud,
     cameras: &[Camera],
+    in_overlap: Option<&[bool]>,
 ) -> (Vec<CameraTerms>, SobelTaps, Vec<SideView>) {
     let (w, h) = (cameras[0].width as usize, cameras[0].height as usize);
     let taps = SobelTaps::new(w, h);
     let (terms, renders) = cameras
         .par_iter()
         .map(|cam| {
-            let (side, pw) = render_side_with_weights(target, cam);
+            let (side, pw) = render_side_with_weights(target, cam, in_overlap);
             let eye = cam.position();
             let k = target.coeffs_per_channel();
             let mut basis = vec![0.0f32; target.len() * k];

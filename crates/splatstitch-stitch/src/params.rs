@@ -104,6 +104,8 @@ pub enum TransferModel {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TransferSamples {
+    /// Maps fitted on the pixels and on the points, the better on held-out pixels kept.
+    Auto,
     /// Pixels both layers' renders cover at agreeing depths.
     Image,
     /// Target centres where both layers' radiance fields are dense.
@@ -191,7 +193,7 @@ blend_keys! {
     min_boundary: usize,
     /// What L is.
     size: SizeMeasure,
-    /// Optimizer iterations (stitch, poisson).
+    /// Iterations of the stitch optimizer (0: the seam fit alone).
     iterations: usize,
     /// Working cameras on a sphere around the composite.
     views: usize,
@@ -230,11 +232,14 @@ blend_keys! {
     keep_best: bool,
     /// Iterations between checkpoints.
     checkpoint_every: usize,
+    /// Stop after this many checkpoints in a row without a better score (0: run to the end).
+    patience: usize,
     /// Weight of the target's change far from the seam in a checkpoint's score.
     far_weight: f32,
-    /// Poisson baseline: weight w of the gradient term, sample grid cells along the longest
-    /// axis, Adam's step, samples per batch.
+    /// Poisson baseline: weight w of the gradient term, iterations, neighbour spacing δ as the
+    /// box's longest side over this, Adam's step, samples per batch and term.
     poisson_weight: f32,
+    poisson_iterations: usize,
     poisson_grid: u32,
     poisson_learning_rate: f32,
     poisson_batch: usize,
@@ -262,9 +267,9 @@ impl BlendSpec {
             resolution: 256,
             seed: 0,
             lambda_feature: 1.0,
-            lambda_color: 1.0,
+            lambda_color: 0.0,
             lambda_grad: 2.0,
-            lambda_tune: 2.0,
+            lambda_tune: 0.0,
             tune_from: 0.5,
             tune_weighting: TuneWeighting::Proportion,
             learning_rate: 0.002,
@@ -277,14 +282,16 @@ impl BlendSpec {
             seam_transfer: true,
             transfer_model: TransferModel::Auto,
             transfer_strength: AutoOr::Auto,
-            transfer_samples: TransferSamples::Image,
+            transfer_samples: TransferSamples::Auto,
             transfer_block: 1,
             validation_views: 8,
             keep_best: true,
             checkpoint_every: 50,
+            patience: 3,
             far_weight: 1.0,
-            poisson_weight: 0.5,
-            poisson_grid: 128,
+            poisson_weight: 0.1,
+            poisson_iterations: 3000,
+            poisson_grid: 64,
             poisson_learning_rate: 1e-3,
             poisson_batch: 65_536,
         };
@@ -307,6 +314,9 @@ impl BlendSpec {
                 jitter_units: JitterUnits::World,
                 seam_transfer: false,
                 keep_best: false,
+                patience: 0,
+                lambda_color: 1.0,
+                lambda_tune: 2.0,
                 ..ours
             },
         }

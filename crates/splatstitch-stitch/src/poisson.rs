@@ -10,7 +10,9 @@
 //! `L = loss_pin + w·loss_diff`, Adam (β = 0.9, 0.99) on random batches of samples. The
 //! differences from the authors' code: they train a residual copy of TensoRF's appearance
 //! network, here each target Gaussian's view-independent colour gets an offset; their samples
-//! come from rays, ours from a grid restricted to the target's neighbourhood; L1 as a plain sign
+//! lie on a dense grid over a continuous field, ours at the target's centres with their grid
+//! neighbours `p + δ·e_axis` (Gaussians are small: a regular grid fine enough for them is mostly
+//! empty space, and the Gaussians between its points would get no gradient); L1 as a plain sign
 //! subgradient, as PyTorch takes it.
 
 use crate::field::{Field, MIN_COVERAGE, dc_colors, field_at};
@@ -18,7 +20,6 @@ use glam::Vec3;
 use rayon::prelude::*;
 use splatstitch_core::GaussianCloud;
 use splatstitch_core::sh::SH_C0;
-use std::collections::HashMap;
 
 /// Adam's moment decay rates and denominator guard, as SeamlessNeRF trains.
 const ADAM: (f32, f32, f32) = (0.9, 0.99, 1e-8);
@@ -41,39 +42,21 @@ pub struct PoissonProblem {
     pub spacing: f32,
 }
 
-/// Grid cell of a point.
-fn cell(p: Vec3, lo: Vec3, spacing: f32) -> [i32; 3] {
-    let q = ((p - lo) / spacing).floor();
-    [q.x as i32, q.y as i32, q.z as i32]
-}
-
 impl PoissonProblem {
-    /// Samples at the centres of grid cells over `[lo, hi]` (`grid` cells along the longest
-    /// side) that hold a target centre or touch one that does.
+    /// Samples at every target centre and at `δ` from it along each axis, `δ` the longest side
+    /// of `[lo, hi]` over `grid`: the grid's neighbour pairs, placed where the Gaussians are (a
+    /// regular grid fine enough for small Gaussians would be mostly empty space).
     pub fn new(target: &GaussianCloud, source: &GaussianCloud, lo: Vec3, hi: Vec3, grid: u32) -> Self {
         let spacing = ((hi - lo).max_element() / grid.max(1) as f32).max(1e-9);
-        let dims = ((hi - lo) / spacing).ceil().as_ivec3() + 1;
-        let inside = |c: [i32; 3]| (0..3).all(|k| c[k] >= 0 && c[k] < dims[k]);
-        let mut cells: Vec<[i32; 3]> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
+        let n = target.len();
+        let mut points: Vec<[f32; 3]> = target.positions.clone();
         for p in &target.positions {
-            let c = cell(Vec3::from(*p), lo, spacing);
-            for dz in -1..=1 {
-                for dy in -1..=1 {
-                    for dx in -1..=1 {
-                        let n = [c[0] + dx, c[1] + dy, c[2] + dz];
-                        if inside(n) && seen.insert(n) {
-                            cells.push(n);
-                        }
-                    }
-                }
+            for axis in 0..3 {
+                let mut q = *p;
+                q[axis] += spacing;
+                points.push(q);
             }
         }
-        cells.sort_unstable();
-        let points: Vec<[f32; 3]> = cells
-            .iter()
-            .map(|c| (lo + (Vec3::new(c[0] as f32, c[1] as f32, c[2] as f32) + 0.5) * spacing).into())
-            .collect();
         let field = field_at(target, &points, MIN_DENSITY);
         let kept: Vec<[f32; 3]> = field.points.iter().map(|&i| points[i]).collect();
         let from_source = field_at(source, &kept, MIN_COVERAGE);
@@ -86,21 +69,20 @@ impl PoissonProblem {
         // Where both are equally dense (the same Gaussians in both layers) the source wins: the
         // target is pinned there.
         let dominated = |row: usize| field.coverage[row] > source_density[row];
-        let row_of: HashMap<[i32; 3], u32> =
-            field.points.iter().enumerate().map(|(row, &i)| (cells[i], row as u32)).collect();
-        let mut pairs = Vec::new();
+        let mut row_of = vec![u32::MAX; points.len()];
         for (row, &i) in field.points.iter().enumerate() {
-            if !dominated(row) {
+            row_of[i] = row as u32;
+        }
+        let mut pairs = Vec::new();
+        for i in 0..n {
+            let a = row_of[i];
+            if a == u32::MAX || !dominated(a as usize) {
                 continue;
             }
-            let c = cells[i];
             for axis in 0..3 {
-                let mut q = c;
-                q[axis] += 1;
-                if let Some(&other) = row_of.get(&q)
-                    && dominated(other as usize)
-                {
-                    pairs.push((row as u32, other));
+                let b = row_of[n + 3 * i + axis];
+                if b != u32::MAX && dominated(b as usize) {
+                    pairs.push((a, b));
                 }
             }
         }
@@ -108,10 +90,15 @@ impl PoissonProblem {
             .points
             .iter()
             .enumerate()
-            .filter(|(_, i)| !dominated(**i))
+            .filter(|(_, i)| !dominated(**i) && field.points[**i] < n)
             .map(|(srow, &i)| (i as u32, source_colours[srow]))
             .collect();
-        PoissonProblem { n: target.len(), field, base, pairs, pins, spacing }
+        PoissonProblem { n, field, base, pairs, pins, spacing }
+    }
+
+    /// Samples inside the target's coverage.
+    pub fn samples(&self) -> usize {
+        self.field.len()
     }
 }
 

@@ -77,6 +77,9 @@ pub struct ValidationReport {
     pub kept_iteration: Option<usize>,
     /// Nothing beat the input on the validation views: its colours are the result.
     pub kept_input: bool,
+    /// The iteration at which the optimization stopped because `patience` checkpoints in a row
+    /// did not beat the best one.
+    pub stopped_early: Option<usize>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

@@ -135,8 +135,8 @@ impl Evaluation {
     /// `sources` is the composite's sources merged ([`Composite::sources`]).
     pub fn new(composite: &Composite, sources: GaussianCloud, blend: &BlendSpec, boundary: Boundary) -> Evaluation {
         let cameras = working_cameras(composite, blend);
-        let source = render_side(&sources, &cameras);
-        let target = render_side(&composite.target().cloud, &cameras);
+        let source = render_side(&sources, &cameras, None);
+        let target = render_side(&composite.target().cloud, &cameras, None);
         Self::from_views(cameras, &source, &target, sources, boundary)
     }
 
@@ -269,20 +269,26 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
     progress(Stage::Precompute, 0.0);
     let lap = Instant::now();
     let cameras = working_cameras(&composite, blend);
+    // Which Gaussians of each side lie in the overlap (within β·L of the other layer), and which
+    // target Gaussians lie far from the seam.
+    let seam_radius = blend.beta * size;
+    let target_distance = nearest_source_distance(target, &sources);
+    let target_in_overlap: Vec<bool> = target_distance.iter().map(|d| *d < seam_radius).collect();
+    let source_in_overlap: Vec<bool> =
+        nearest_source_distance(&sources, target).iter().map(|d| *d < seam_radius).collect();
     let (terms, target_views) = if optimizes {
-        let (terms, taps, views) = camera_terms_with_renders(target, &cameras);
+        let (terms, taps, views) = camera_terms_with_renders(target, &cameras, Some(&target_in_overlap));
         (Some((terms, taps)), views)
     } else {
-        (None, render_side(target, &cameras))
+        (None, render_side(target, &cameras, Some(&target_in_overlap)))
     };
-    let source_views = render_side(&sources, &cameras);
+    let source_views = render_side(&sources, &cameras, Some(&source_in_overlap));
     progress(Stage::Precompute, 0.7);
     let mut validation = (blend.method != Method::None && blend.validation_views > 0).then(|| {
         let cams = validation_cameras(&composite, blend);
-        let views = render_side(&sources, &cams);
-        let limit = FAR_FROM_SEAM * blend.beta * size;
-        let far: Vec<bool> = nearest_source_distance(target, &sources).iter().map(|d| *d > limit).collect();
-        Validation::new(target, cams, views, &far, blend.far_weight, size)
+        let views = render_side(&sources, &cams, Some(&source_in_overlap));
+        let far: Vec<bool> = target_distance.iter().map(|d| *d > FAR_FROM_SEAM * seam_radius).collect();
+        Validation::new(target, &target_in_overlap, cams, views, &far, blend.far_weight, size)
     });
     t.precompute = lap.elapsed().as_secs_f64();
     check()?;
@@ -322,25 +328,32 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
     let mut vreport =
         ValidationReport { views: validation.as_ref().map_or(0, |v| v.cameras.len()), ..Default::default() };
     let iterations = blend.iterations as f32;
-    if blend.method == Method::Poisson && blend.iterations > 0 {
+    if blend.method == Method::Poisson && blend.poisson_iterations > 0 {
         let (lo, hi) = composite.robust_bounds();
         let problem = PoissonProblem::new(&initial, &eval.sources, lo, hi, blend.poisson_grid);
+        tracing::info!(
+            "poisson: {} samples (δ = {:.4}), {} neighbour pairs, {} pinned samples",
+            problem.samples(),
+            problem.spacing,
+            problem.pairs.len(),
+            problem.pins.len()
+        );
         let settings = PoissonSettings {
             weight: blend.poisson_weight,
-            iterations: blend.iterations,
+            iterations: blend.poisson_iterations,
             learning_rate: blend.poisson_learning_rate,
             batch: blend.poisson_batch,
             seed: blend.seed,
         };
         let offsets = solve(&problem, &settings, |it| {
-            progress(Stage::Optimize, (it + 1) as f32 / iterations);
+            progress(Stage::Optimize, (it + 1) as f32 / blend.poisson_iterations as f32);
             !cancelled()
         });
         check()?;
         apply_offsets(&mut blended, &offsets);
         if let Some(v) = &validation {
             vreport.curve.push(CurvePoint { iteration: 0, score: v.score(&initial.sh) });
-            vreport.curve.push(CurvePoint { iteration: blend.iterations, score: v.score(&blended.sh) });
+            vreport.curve.push(CurvePoint { iteration: blend.poisson_iterations, score: v.score(&blended.sh) });
         }
     }
     if let Some((mut terms, taps)) = terms {
@@ -361,6 +374,8 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
         }
         let mut last_preview = Instant::now();
         let every = blend.checkpoint_every.max(1);
+        // Checkpoints in a row that did not beat the best.
+        let mut stale = 0usize;
         let step = |it: usize, _, current: &dyn Fn() -> Vec<f32>| {
             progress(Stage::Optimize, (it + 1) as f32 / iterations);
             let done = it + 1;
@@ -372,6 +387,13 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
                 vreport.curve.push(CurvePoint { iteration: done, score: s });
                 if best.as_ref().is_some_and(|b| s.total < b.0) {
                     best = Some((s.total, done, sh));
+                    stale = 0;
+                } else {
+                    stale += 1;
+                }
+                if blend.patience > 0 && stale >= blend.patience {
+                    vreport.stopped_early = Some(done);
+                    return false;
                 }
             }
             if let Some(preview) = opts.preview
@@ -392,8 +414,12 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
             Some((_, iteration, sh)) if blend.keep_best => {
                 vreport.kept_iteration = Some(iteration);
                 if iteration < blend.iterations {
+                    let stopped = vreport
+                        .stopped_early
+                        .map(|s| format!(" (stopped at {s}: {} checkpoints without a better one)", blend.patience))
+                        .unwrap_or_default();
                     notes.push(format!(
-                        "kept iteration {iteration} of {}: the best on the {} validation views",
+                        "kept iteration {iteration} of {}: the best on the {} validation views{stopped}",
                         blend.iterations, vreport.views
                     ));
                 }

@@ -4,7 +4,7 @@
 
 use crate::params::{AutoOr, BlendSpec, TransferModel, TransferSamples};
 use crate::report::{TransferReport, TransferStatus};
-use crate::seam_fit::{self, ModelKind, samples};
+use crate::seam_fit::{self, ModelKind, SampleKind, samples};
 use crate::validation::Validation;
 use crate::views::SideView;
 use splatstitch_core::{ColourMap, GaussianCloud};
@@ -27,22 +27,27 @@ pub struct TransferInputs<'a> {
 
 /// Fits and judges the transfer; returns the report and the map to apply, if any.
 pub fn seam_transfer(i: &TransferInputs, blend: &BlendSpec) -> (TransferReport, Option<ColourMap>) {
-    let mut pairs = Vec::new();
-    if matches!(blend.transfer_samples, TransferSamples::Image | TransferSamples::Both) {
-        pairs.extend(samples::image_pairs(i.cameras, i.source_views, i.target_views, i.size, blend.transfer_block));
-    }
-    if matches!(blend.transfer_samples, TransferSamples::Points | TransferSamples::Both) {
-        pairs.extend(samples::point_pairs(i.target, i.sources, i.size));
-    }
-    if let Ok(p) = std::env::var("SPLATSTITCH_DUMP_PAIRS") {
-        let rows: Vec<[f32; 8]> = pairs
-            .iter()
-            .map(|q| {
-                [q.target[0], q.target[1], q.target[2], q.source[0], q.source[1], q.source[2], q.weight, q.group as f32]
-            })
-            .collect();
-        let _ = std::fs::write(p, serde_json::to_string(&rows).unwrap_or_default());
-    }
+    let image = samples::image_pairs(i.cameras, i.source_views, i.target_views, i.size, blend.transfer_block);
+    let points = match blend.transfer_samples {
+        TransferSamples::Image => Vec::new(),
+        _ => samples::point_pairs(i.target, i.sources, i.size),
+    };
+    let both: Vec<_> = match blend.transfer_samples {
+        TransferSamples::Both => image.iter().chain(&points).copied().collect(),
+        _ => Vec::new(),
+    };
+    // The renders' correspondences judge every candidate, unless there are too few of them.
+    let evaluate = if image.len() >= seam_fit::MIN_PAIRS || blend.transfer_samples == TransferSamples::Image {
+        &image
+    } else {
+        &points
+    };
+    let fit_sets: Vec<(SampleKind, &[seam_fit::Pair])> = match blend.transfer_samples {
+        TransferSamples::Auto => vec![(SampleKind::Image, &image), (SampleKind::Points, &points)],
+        TransferSamples::Image => vec![(SampleKind::Image, &image)],
+        TransferSamples::Points => vec![(SampleKind::Points, &points)],
+        TransferSamples::Both => vec![(SampleKind::Both, &both)],
+    };
     let models: &[ModelKind] = match blend.transfer_model {
         TransferModel::Auto => &ModelKind::ALL,
         TransferModel::GainOffset => &[ModelKind::GainOffset],
@@ -50,7 +55,8 @@ pub fn seam_transfer(i: &TransferInputs, blend: &BlendSpec) -> (TransferReport, 
         TransferModel::Curve => &[ModelKind::Curve],
     };
     let mut report = TransferReport { status: TransferStatus::Skipped, ..TransferReport::off() };
-    let mut fit = match seam_fit::fit(&pairs, models) {
+    let colours = crate::field::dc_colors(i.target);
+    let mut fit = match seam_fit::fit(evaluate, &fit_sets, models, &colours) {
         Ok(f) => f,
         Err(e) => {
             report.reason = format!("no seam transfer: {e}");
@@ -62,15 +68,21 @@ pub fn seam_transfer(i: &TransferInputs, blend: &BlendSpec) -> (TransferReport, 
     }
     let c = fit.confidence;
     let described = format!(
-        "{} fitted on {} samples, held-out error {:.4} (none: {:.4}); confidence {:.2} (explains {:.0} %, \
-         informative {:.2})",
+        "{} fitted on {} {} samples, held-out error {:.4} (none: {:.4}); confidence {:.2} (explains {:.0} %, \
+         informative {:.2}, moves colours by {:.3})",
         fit.model.label(),
         fit.pairs,
+        match fit.samples {
+            SampleKind::Image => "image",
+            SampleKind::Points => "point",
+            SampleKind::Both => "image and point",
+        },
         fit.fit_error,
         fit.identity_error,
         c.value,
         100.0 * c.explained.max(0.0),
         c.informative,
+        c.moves,
     );
     report.status = TransferStatus::Rejected;
     if fit.strength < MIN_STRENGTH {

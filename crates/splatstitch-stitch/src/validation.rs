@@ -10,7 +10,7 @@
 //! Geometry is frozen, so each view's render is a sparse product with weights computed once, as
 //! for the optimizer.
 
-use crate::seam_fit::samples::{CELL_PIXELS, DEPTH_TOLERANCE, MIN_ALPHA};
+use crate::seam_fit::samples::{CELL_PIXELS, same_surface};
 use crate::views::{SideView, render_side_with_weights, unpremultiplied};
 use rayon::prelude::*;
 use splatstitch_core::GaussianCloud;
@@ -69,10 +69,12 @@ pub struct Validation {
 }
 
 impl Validation {
-    /// `far[i]`: target Gaussian `i` lies far from the seam. `source_views` are the source's
-    /// renders from `cameras`; `size` is L.
+    /// `far[i]`: target Gaussian `i` lies far from the seam; `target_in_overlap[i]`: it lies
+    /// near the source. `source_views` are the source's renders from `cameras` (with their
+    /// overlap shares); `size` is L.
     pub fn new(
         target: &GaussianCloud,
+        target_in_overlap: &[bool],
         cameras: Vec<Camera>,
         source_views: Vec<SideView>,
         far: &[bool],
@@ -81,33 +83,34 @@ impl Validation {
     ) -> Validation {
         let k = target.coeffs_per_channel();
         let sides: Vec<(SideView, PixelWeights)> =
-            cameras.par_iter().map(|cam| render_side_with_weights(target, cam)).collect();
-        // Pixels where both show the same surface; where too few over all views, the pixels
-        // both merely cover (the metrics' seam), each its own block.
-        let mut shared: Vec<Vec<(u32, u32, [f32; 3])>> = cameras
-            .iter()
-            .zip(&source_views)
-            .zip(&sides)
-            .map(|((cam, s), (t, _))| {
-                let w = cam.width as usize;
-                let cell = (CELL_PIXELS * w / 256).max(1);
-                let cells_x = w.div_ceil(cell);
-                (0..s.image.rgba.len())
-                    .filter(|&p| {
-                        let (ps, pt, ds, dt) = (s.image.rgba[p], t.image.rgba[p], s.depth[p], t.depth[p]);
-                        ps[3] >= MIN_ALPHA
-                            && pt[3] >= MIN_ALPHA
-                            && ds.is_finite()
-                            && dt.is_finite()
-                            && (ds - dt).abs() <= DEPTH_TOLERANCE * size
-                    })
-                    .map(|p| {
-                        (p as u32, ((p / w / cell) * cells_x + (p % w) / cell) as u32, unpremultiplied(s.image.rgba[p]))
-                    })
-                    .collect()
-            })
-            .collect();
-        if shared.iter().map(Vec::len).sum::<usize>() < MIN_SHARED_PIXELS {
+            cameras.par_iter().map(|cam| render_side_with_weights(target, cam, Some(target_in_overlap))).collect();
+        // Pixels where both show the same surface, made by the overlap's Gaussians; where too
+        // few over all views, any showing the same surface; else the pixels both merely cover
+        // (the metrics' seam), each its own block.
+        let shared_where = |by_overlap: bool| -> Vec<Vec<(u32, u32, [f32; 3])>> {
+            cameras
+                .iter()
+                .zip(&source_views)
+                .zip(&sides)
+                .map(|((cam, s), (t, _))| {
+                    let w = cam.width as usize;
+                    let cell = (CELL_PIXELS * w / 256).max(1);
+                    let cells_x = w.div_ceil(cell);
+                    (0..s.image.rgba.len())
+                        .filter(|&p| same_surface(s, t, p, size, by_overlap))
+                        .map(|p| {
+                            (p as u32, ((p / w / cell) * cells_x + (p % w) / cell) as u32, unpremultiplied(s.image.rgba[p]))
+                        })
+                        .collect()
+                })
+                .collect()
+        };
+        let enough = |v: &Vec<Vec<(u32, u32, [f32; 3])>>| v.iter().map(Vec::len).sum::<usize>() >= MIN_SHARED_PIXELS;
+        let mut shared = shared_where(true);
+        if !enough(&shared) {
+            shared = shared_where(false);
+        }
+        if !enough(&shared) {
             for ((list, s), (t, _)) in shared.iter_mut().zip(&source_views).zip(&sides) {
                 let n = s.image.rgba.len() as u32;
                 *list = (0..n)

@@ -7,26 +7,48 @@ use rayon::prelude::*;
 use splatstitch_core::GaussianCloud;
 use splatstitch_render::{Camera, Image, PixelWeights, RenderLayer, RenderScene, render_with_weights_cpu, view_depths};
 
-/// One camera's render of one side alone: colour over black (premultiplied) with coverage, and
-/// the surface depth per pixel (infinity where the side never reaches half coverage).
+/// One camera's render of one side alone: colour over black (premultiplied) with coverage, the
+/// surface depth per pixel (infinity where the side never reaches half coverage), and the share
+/// of each pixel's weight that comes from the side's Gaussians in the overlap (near the other
+/// layer; empty when not asked for).
 #[derive(Debug, Clone)]
 pub struct SideView {
     pub image: Image,
     pub depth: Vec<f32>,
+    pub overlap_share: Vec<f32>,
 }
 
-/// The render, the sparse weights and the depth of `cloud` alone from `cam`.
-pub fn render_side_with_weights(cloud: &GaussianCloud, cam: &Camera) -> (SideView, PixelWeights) {
+/// The render, the sparse weights and the depth of `cloud` alone from `cam`; `in_overlap`
+/// flags the Gaussians whose share of each pixel is measured.
+pub fn render_side_with_weights(
+    cloud: &GaussianCloud,
+    cam: &Camera,
+    in_overlap: Option<&[bool]>,
+) -> (SideView, PixelWeights) {
     let scene = RenderScene { layers: vec![RenderLayer::new(cloud)] };
     let (weights, image) =
         render_with_weights_cpu(&scene, cam, cloud.sh_degree, MIN_WEIGHT).expect("working cameras are valid");
     let depth = weights.median_depth(&view_depths(&scene, cam));
-    (SideView { image, depth }, weights)
+    let overlap_share = in_overlap.map_or_else(Vec::new, |flags| {
+        (0..weights.transmittance.len())
+            .map(|p| {
+                let (mut all, mut near) = (0f32, 0f32);
+                for e in weights.offsets[p] as usize..weights.offsets[p + 1] as usize {
+                    all += weights.weights[e];
+                    if flags[weights.ids[e] as usize] {
+                        near += weights.weights[e];
+                    }
+                }
+                if all > 0.0 { near / all } else { 0.0 }
+            })
+            .collect()
+    });
+    (SideView { image, depth, overlap_share }, weights)
 }
 
 /// [`render_side_with_weights`] from every camera, keeping only the renders.
-pub fn render_side(cloud: &GaussianCloud, cameras: &[Camera]) -> Vec<SideView> {
-    cameras.par_iter().map(|c| render_side_with_weights(cloud, c).0).collect()
+pub fn render_side(cloud: &GaussianCloud, cameras: &[Camera], in_overlap: Option<&[bool]>) -> Vec<SideView> {
+    cameras.par_iter().map(|c| render_side_with_weights(cloud, c, in_overlap).0).collect()
 }
 
 /// The colour of a premultiplied pixel.

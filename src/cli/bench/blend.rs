@@ -61,22 +61,23 @@ fn variants(a: &BenchArgs) -> anyhow::Result<Vec<Variant>> {
     let mut out = Vec::new();
     for m in &a.methods {
         match m.as_str() {
-            "none" | "poisson" => out.push(Variant { label: m.clone(), blend: vec![("method".into(), m.clone())] }),
+            "none" => out.push(Variant { label: m.clone(), blend: vec![("method".into(), m.clone())] }),
             "paper" => out.push(Variant {
                 label: "paper".into(),
                 blend: vec![("method".into(), "stitch".into()), ("preset".into(), "paper".into())],
             }),
-            "stitch" => {
+            "stitch" | "poisson" => {
                 for combo in &grid {
                     let label = if combo.is_empty() {
-                        "stitch".to_string()
+                        m.clone()
                     } else {
-                        format!(
-                            "stitch {}",
-                            combo.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
-                        )
+                        format!("{m} {}", combo.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "))
                     };
-                    let mut blend = vec![("method".to_string(), "stitch".to_string())];
+                    let mut blend = vec![("method".to_string(), m.clone())];
+                    if m == "poisson" {
+                        // The baseline as SeamlessNeRF publishes it: no seam transfer first.
+                        blend.push(("seam_transfer".into(), "false".into()));
+                    }
                     blend.extend(combo.iter().cloned());
                     out.push(Variant { label, blend });
                 }
@@ -138,15 +139,21 @@ fn decided(r: &Report) -> String {
     if let Some(f) = &r.seam_transfer.fit {
         let c = f.confidence;
         parts.push(format!(
-            "{:?} {:.2} (e {:.2} i {:.2}){}",
+            "{:?} {:.2} (e {:.2} i {:.2} m {:.2}){}{}",
             r.seam_transfer.status,
             f.strength,
             c.explained,
             c.informative,
+            c.moves,
             match f.model {
                 splatstitch_stitch::seam_fit::ModelKind::GainOffset => " go",
                 splatstitch_stitch::seam_fit::ModelKind::Matrix => " mx",
                 splatstitch_stitch::seam_fit::ModelKind::Curve => " cv",
+            },
+            match f.samples {
+                splatstitch_stitch::seam_fit::SampleKind::Image => "/im",
+                splatstitch_stitch::seam_fit::SampleKind::Points => "/pt",
+                splatstitch_stitch::seam_fit::SampleKind::Both => "/both",
             }
         ));
     }

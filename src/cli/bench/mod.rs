@@ -81,7 +81,8 @@ pub struct BenchArgs {
     /// Blend suite: case seeds (cut plane, colour change, dealing).
     #[arg(long, value_delimiter = ',', default_value = "1")]
     pub seeds: Vec<u64>,
-    /// Blend suite: `KEY=V1,V2,…` runs the `stitch` column once per value (repeat for a grid).
+    /// Blend suite: `KEY=V1,V2,…` runs the `stitch` and `poisson` columns once per value (repeat
+    /// for a grid).
     #[arg(long = "set", value_name = "KEY=V1,V2")]
     pub set: Vec<String>,
     /// Blend suite: every job at 16 views of 128 px and 4 validation views (for quick sweeps).

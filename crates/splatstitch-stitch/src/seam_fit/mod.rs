@@ -42,12 +42,28 @@ const SIMPLER_BY: f32 = 0.03;
 /// The largest residuals left out of an error (outliers), as a fraction.
 const TRIM: f32 = 0.1;
 
-/// How far a model family's held-out error went.
+/// Which correspondences a map was fitted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SampleKind {
+    /// Pixels both layers' renders cover at agreeing depths.
+    Image,
+    /// Target centres where both radiance fields are dense.
+    Points,
+    /// Both sets pooled.
+    Both,
+}
+
+/// How far a model family, fitted on one set of correspondences, went on held-out blocks.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Candidate {
     pub model: ModelKind,
-    /// Mean absolute RGB error on held-out blocks (trimmed).
+    pub samples: SampleKind,
+    /// Mean absolute RGB error on held-out blocks of the evaluation samples (trimmed).
     pub cv_error: f32,
+    /// `1 − E_model/E_none` on held-out blocks of the samples it was fitted on: near 1 when
+    /// those correspondences are exact (the same Gaussians seen by both layers).
+    pub self_explained: f32,
 }
 
 /// How much to trust a fit (each in [0, 1] but `explained`, which may be negative).
@@ -60,7 +76,9 @@ pub struct Confidence {
     /// source's mean: how much the target's colour tells about the source's at the same point.
     /// Near zero where two different materials meet (their textures are unrelated).
     pub informative: f32,
-    /// The strength applied: `ramp(explained) · ramp(informative)`.
+    /// Mean absolute RGB change the map makes to the target's colours.
+    pub moves: f32,
+    /// The strength applied: `ramp(explained) · ramp(informative) · (1 − ramp(moves))`.
     pub value: f32,
 }
 
@@ -68,6 +86,8 @@ pub struct Confidence {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct SeamFit {
     pub model: ModelKind,
+    /// The correspondences the map was fitted on.
+    pub samples: SampleKind,
     /// The map at full strength.
     pub map: ColourMap,
     /// The fraction of the map applied (the confidence unless the job fixes it).
@@ -77,7 +97,9 @@ pub struct SeamFit {
     pub fit_error: f32,
     pub identity_error: f32,
     pub candidates: Vec<Candidate>,
+    /// Correspondences the map was fitted on, and the ones its errors were measured on.
     pub pairs: usize,
+    pub evaluated_on: usize,
 }
 
 impl SeamFit {
@@ -99,42 +121,98 @@ pub enum NoFit {
 }
 
 /// Where the confidence ramps start and reach 1 (measured on the blend benchmark: real capture
-/// differences explain 13–88 % and are 0.22–0.94 informative; unrelated materials −1.2–−0.08).
+/// differences explain 13–94 % and are 0.22–0.95 informative; unrelated materials −1.2–0.3).
 const EXPLAINED: (f32, f32) = (0.03, 0.15);
 const INFORMATIVE: (f32, f32) = (0.0, 0.15);
+/// How far (mean absolute RGB change of the target's colours) a plausible capture difference
+/// moves colours: exposure and white balance shift them by a fraction of their range; a map
+/// that moves them by a third of it is likelier two different materials. Full trust up to the
+/// first, none past the second.
+const MOVES: (f32, f32) = (0.15, 0.3);
 
-/// Fits the seam transfer. `models` are the families to choose among (one to force it).
-pub fn fit(pairs: &[Pair], models: &[ModelKind]) -> Result<SeamFit, NoFit> {
-    if pairs.len() < MIN_PAIRS {
-        return Err(NoFit::TooFewPairs { found: pairs.len() });
+/// Fits the seam transfer. Each model of `models` is fitted on each set of `fit_sets`, and all
+/// are judged on held-out blocks of `evaluate` (the correspondences closest to what a viewer
+/// sees: the renders'). Exact correspondences (the same Gaussians in both layers) make a point
+/// set beat the pixels; noisy ones leave the pixels to win. `target_colours` are the colours the
+/// map would move (its plausibility is how far it moves them).
+pub fn fit(
+    evaluate: &[Pair],
+    fit_sets: &[(SampleKind, &[Pair])],
+    models: &[ModelKind],
+    target_colours: &[[f32; 3]],
+) -> Result<SeamFit, NoFit> {
+    if evaluate.len() < MIN_PAIRS {
+        return Err(NoFit::TooFewPairs { found: evaluate.len() });
     }
-    let folds = assign_folds(pairs);
-    let identity_error = held_out_error(pairs, &folds, |_| Some(ColourMap::identity())).unwrap_or(0.0);
-    let mean_error = held_out_error(pairs, &folds, |train| Some(mean_of_source(train))).unwrap_or(0.0);
+    let by_block = spatial_folds(evaluate);
+    let folds = |pairs: &[Pair]| -> Vec<u8> {
+        if by_block {
+            pairs.iter().map(|p| (p.group % FOLDS as u32) as u8).collect()
+        } else {
+            (0..pairs.len()).map(|i| (i % FOLDS) as u8).collect()
+        }
+    };
+    let eval_folds = folds(evaluate);
+    let judge = |train: &[Pair], fit: &dyn Fn(&[Pair]) -> Option<ColourMap>| {
+        held_out_error(evaluate, &eval_folds, train, &folds(train), fit)
+    };
+    let identity_error = judge(evaluate, &|_| Some(ColourMap::identity())).unwrap_or(0.0);
+    let mean_error = judge(evaluate, &|train| Some(mean_of_source(train))).unwrap_or(0.0);
     let mut candidates = Vec::new();
-    for &m in models {
-        if let Some(e) = held_out_error(pairs, &folds, |train| models::fit(m, train)) {
-            candidates.push(Candidate { model: m, cv_error: e });
+    for &(samples, set) in fit_sets.iter().filter(|(_, set)| set.len() >= MIN_PAIRS) {
+        let set_folds = folds(set);
+        let own = |fit: &dyn Fn(&[Pair]) -> Option<ColourMap>| held_out_error(set, &set_folds, set, &set_folds, fit);
+        let own_identity = own(&|_| Some(ColourMap::identity())).unwrap_or(0.0);
+        for &m in models {
+            if let Some(e) = judge(set, &|train| models::fit(m, train)) {
+                let own_error = own(&|train| models::fit(m, train)).unwrap_or(own_identity);
+                let self_explained = if own_identity > 0.0 { 1.0 - own_error / own_identity } else { 0.0 };
+                candidates.push(Candidate { model: m, samples, cv_error: e, self_explained });
+            }
         }
     }
     let best = candidates.iter().map(|c| c.cv_error).fold(f32::INFINITY, f32::min);
-    // The simplest model (in `models` order) within SIMPLER_BY of the best.
-    let chosen =
-        *candidates.iter().find(|c| c.cv_error <= best * (1.0 + SIMPLER_BY) + 1e-5).ok_or(NoFit::Degenerate)?;
-    let map = models::fit(chosen.model, pairs).ok_or(NoFit::Degenerate)?;
+    // The simplest model (in `models` order) within SIMPLER_BY of the best; among its fits, the
+    // one whose own correspondences it explains best (exact ones beat noisy ones that the
+    // renders' noise happens to favour).
+    let rank = |m: ModelKind| models.iter().position(|x| *x == m).unwrap_or(usize::MAX);
+    let chosen = *candidates
+        .iter()
+        .filter(|c| c.cv_error <= best * (1.0 + SIMPLER_BY) + 1e-5)
+        .min_by(|a, b| rank(a.model).cmp(&rank(b.model)).then(b.self_explained.total_cmp(&a.self_explained)))
+        .ok_or(NoFit::Degenerate)?;
+    let set = fit_sets.iter().find(|(k, _)| *k == chosen.samples).map_or(evaluate, |(_, s)| *s);
+    let map = models::fit(chosen.model, set).ok_or(NoFit::Degenerate)?;
     let explained = if identity_error > 0.0 { 1.0 - chosen.cv_error / identity_error } else { 0.0 };
     let informative = if mean_error > 0.0 { 1.0 - chosen.cv_error / mean_error } else { 0.0 };
-    let value = ramp(explained, EXPLAINED.0, EXPLAINED.1) * ramp(informative, INFORMATIVE.0, INFORMATIVE.1);
+    let moves = mean_move(&map, target_colours);
+    let value = ramp(explained, EXPLAINED.0, EXPLAINED.1)
+        * ramp(informative, INFORMATIVE.0, INFORMATIVE.1)
+        * (1.0 - ramp(moves, MOVES.0, MOVES.1));
     Ok(SeamFit {
         model: chosen.model,
+        samples: chosen.samples,
         map,
         strength: value,
-        confidence: Confidence { explained, informative, value },
+        confidence: Confidence { explained, informative, moves, value },
         fit_error: chosen.cv_error,
         identity_error,
         candidates,
-        pairs: pairs.len(),
+        pairs: set.len(),
+        evaluated_on: evaluate.len(),
     })
+}
+
+/// Mean absolute RGB change of `colours` under `map` (at most 4096 of them, evenly spread).
+fn mean_move(map: &ColourMap, colours: &[[f32; 3]]) -> f32 {
+    let step = (colours.len() / 4096).max(1);
+    let (mut sum, mut n) = (0f64, 0usize);
+    for c in colours.iter().step_by(step) {
+        let m = map.apply(*c);
+        sum += ((m[0] - c[0]).abs() + (m[1] - c[1]).abs() + (m[2] - c[2]).abs()) as f64 / 3.0;
+        n += 1;
+    }
+    if n == 0 { 0.0 } else { (sum / n as f64) as f32 }
 }
 
 /// The constant map onto the source's mean colour.
@@ -150,29 +228,32 @@ fn ramp(x: f32, lo: f32, hi: f32) -> f32 {
     t * t * (3.0 - 2.0 * t)
 }
 
-/// Fold of each pair: by spatial block where the overlap spans enough blocks, else interleaved.
-fn assign_folds(pairs: &[Pair]) -> Vec<u8> {
+/// Whether the overlap spans enough spatial blocks to hold whole blocks out (else folds are
+/// interleaved).
+fn spatial_folds(pairs: &[Pair]) -> bool {
     let mut groups: Vec<u32> = pairs.iter().map(|p| p.group).collect();
     groups.sort_unstable();
     groups.dedup();
-    if groups.len() >= 2 * FOLDS {
-        pairs.iter().map(|p| (p.group % FOLDS as u32) as u8).collect()
-    } else {
-        (0..pairs.len()).map(|i| (i % FOLDS) as u8).collect()
-    }
+    groups.len() >= 2 * FOLDS
 }
 
-/// Held-out error: each fold's pairs under the map fitted on the other folds, as the trimmed
-/// mean over cells of the cell's mean residual.
-fn held_out_error(pairs: &[Pair], folds: &[u8], fit: impl Fn(&[Pair]) -> Option<ColourMap>) -> Option<f32> {
+/// Held-out error: each fold of `evaluate` under the map fitted on the other folds of `train`,
+/// as the trimmed mean over cells of the cell's mean residual.
+fn held_out_error(
+    evaluate: &[Pair],
+    eval_folds: &[u8],
+    train: &[Pair],
+    train_folds: &[u8],
+    fit: &dyn Fn(&[Pair]) -> Option<ColourMap>,
+) -> Option<f32> {
     let mut cells: Vec<(f32, f32)> = Vec::new();
     for f in 0..FOLDS as u8 {
-        let held: Vec<&Pair> = pairs.iter().zip(folds).filter(|(_, k)| **k == f).map(|(p, _)| p).collect();
+        let held: Vec<&Pair> = evaluate.iter().zip(eval_folds).filter(|(_, k)| **k == f).map(|(p, _)| p).collect();
         if held.is_empty() {
             continue;
         }
-        let train: Vec<Pair> = pairs.iter().zip(folds).filter(|(_, k)| **k != f).map(|(p, _)| *p).collect();
-        let map = fit(&train)?;
+        let rest: Vec<Pair> = train.iter().zip(train_folds).filter(|(_, k)| **k != f).map(|(p, _)| *p).collect();
+        let map = fit(&rest)?;
         cells.extend(cell_errors(&map, &held));
     }
     trimmed_mean(cells)
@@ -228,6 +309,10 @@ mod tests {
         }
     }
 
+    fn colours(pairs: &[Pair]) -> Vec<[f32; 3]> {
+        pairs.iter().map(|p| p.target).collect()
+    }
+
     /// A textured overlap seen by both layers, the target's colours changed by `change`.
     fn overlap(change: &ColourMap) -> Vec<Pair> {
         let mut rnd = lcg(7);
@@ -246,11 +331,12 @@ mod tests {
             offset: [0.05, 0.0, -0.03],
         };
         let pairs = overlap(&cross);
-        let f = fit(&pairs, &ModelKind::ALL).unwrap();
+        let f = fit(&pairs, &[(SampleKind::Image, &pairs)], &ModelKind::ALL, &colours(&pairs)).unwrap();
         assert_eq!(f.model, ModelKind::Matrix, "{f:?}");
         assert!(f.confidence.value > 0.95 && f.fit_error < 0.005, "{f:?}");
         let gain = ColourMap::gain_offset([1.1, 0.9, 1.2], [0.0, 0.05, -0.05]);
-        let f = fit(&overlap(&gain), &ModelKind::ALL).unwrap();
+        let pairs = overlap(&gain);
+        let f = fit(&pairs, &[(SampleKind::Image, &pairs)], &ModelKind::ALL, &colours(&pairs)).unwrap();
         assert_eq!(f.model, ModelKind::GainOffset, "the simplest model that explains it: {f:?}");
     }
 
@@ -272,8 +358,9 @@ mod tests {
                 }
             })
             .collect();
-        let f = fit(&pairs, &ModelKind::ALL).unwrap();
+        let f = fit(&pairs, &[(SampleKind::Image, &pairs)], &ModelKind::ALL, &colours(&pairs)).unwrap();
         assert!(f.confidence.value < 0.05, "{f:?}");
-        assert!(matches!(fit(&pairs[..50], &ModelKind::ALL), Err(NoFit::TooFewPairs { found: 50 })));
+        let few = &pairs[..50];
+        assert!(matches!(fit(few, &[(SampleKind::Image, few)], &ModelKind::ALL, &[]), Err(NoFit::TooFewPairs { found: 50 })));
     }
 }

@@ -27,6 +27,26 @@ pub const CELL_VOXEL: f32 = 1.0 / 200.0;
 /// At most this many pairs are kept (evenly thinned).
 pub const MAX_PAIRS: usize = 120_000;
 
+/// Both sides' Gaussians in the overlap must make this share of a pixel: elsewhere a pixel
+/// mixes in what lies behind or beside the shared surface on each side, which differs between
+/// the sides for reasons other than their colour difference.
+pub const MIN_OVERLAP_SHARE: f32 = 0.8;
+
+/// Whether pixel `p` shows the same surface in both sides' renders: both nearly opaque at
+/// agreeing depths, and with `by_overlap`, made mostly by Gaussians of the overlap (where the
+/// views carry the shares).
+pub fn same_surface(s: &SideView, t: &SideView, p: usize, size: f32, by_overlap: bool) -> bool {
+    let (ps, pt, ds, dt) = (s.image.rgba[p], t.image.rgba[p], s.depth[p], t.depth[p]);
+    let share = |v: &SideView| !by_overlap || v.overlap_share.get(p).is_none_or(|x| *x >= MIN_OVERLAP_SHARE);
+    ps[3] >= MIN_ALPHA
+        && pt[3] >= MIN_ALPHA
+        && ds.is_finite()
+        && dt.is_finite()
+        && (ds - dt).abs() <= DEPTH_TOLERANCE * size
+        && share(s)
+        && share(t)
+}
+
 /// The spatial block of a world point: cross-validation folds hold out whole blocks.
 pub fn block_of(p: Vec3, size: f32) -> u32 {
     let q = (p / size.max(1e-12)).floor();
@@ -40,7 +60,9 @@ pub fn block_of(p: Vec3, size: f32) -> u32 {
 /// Corresponding pixels of the source's and the target's renders, averaged over blocks of
 /// `block × block` pixels (blocks where at least half the pixels correspond): a render's pixel
 /// still carries the noise of the few Gaussians it shows, and the mean over a block keeps a
-/// colour map's relation while the noise averages out. `diagonal` is L.
+/// colour map's relation while the noise averages out. `diagonal` is L. Pixels made by the
+/// overlap's Gaussians on both sides are taken when there are enough of them, else every pixel
+/// showing the same surface (a small or sparse overlap).
 pub fn image_pairs(
     cameras: &[Camera],
     source: &[SideView],
@@ -48,7 +70,21 @@ pub fn image_pairs(
     diagonal: f32,
     block: u32,
 ) -> Vec<Pair> {
-    let tolerance = DEPTH_TOLERANCE * diagonal;
+    let pairs = image_pairs_where(cameras, source, target, diagonal, block, true);
+    if pairs.len() >= super::MIN_PAIRS {
+        return pairs;
+    }
+    image_pairs_where(cameras, source, target, diagonal, block, false)
+}
+
+fn image_pairs_where(
+    cameras: &[Camera],
+    source: &[SideView],
+    target: &[SideView],
+    diagonal: f32,
+    block: u32,
+    by_overlap: bool,
+) -> Vec<Pair> {
     let block = block.max(1) as usize;
     let mut pairs = Vec::new();
     for (view, ((cam, s), t)) in cameras.iter().zip(source).zip(target).enumerate() {
@@ -61,14 +97,10 @@ pub fn image_pairs(
         // Per block: weighted sums of both colours, the world point, the weight, the count.
         let mut acc = vec![([0f32; 3], [0f32; 3], Vec3::ZERO, 0f32, 0u32); bw * bh];
         for (i, (ps, pt)) in s.image.rgba.iter().zip(&t.image.rgba).enumerate() {
-            if ps[3] < MIN_ALPHA || pt[3] < MIN_ALPHA {
+            if !same_surface(s, t, i, diagonal, by_overlap) {
                 continue;
             }
-            let (ds, dt) = (s.depth[i], t.depth[i]);
-            if !(ds.is_finite() && dt.is_finite()) || (ds - dt).abs() > tolerance {
-                continue;
-            }
-            let z = 0.5 * (ds + dt);
+            let z = 0.5 * (s.depth[i] + t.depth[i]);
             let (px, py) = (i % w, i / w);
             let (x, y) = (px as f32 + 0.5, py as f32 + 0.5);
             let local = Vec4::new((x - cam.cx) / cam.fx * z, (y - cam.cy) / cam.fy * z, z, 1.0);

@@ -14,7 +14,6 @@ strip -o .gpu/splatstitch target/release/splatstitch && xz -T2 -6 -f .gpu/splats
 strip -o .gpu/gpu "$test_bin" && xz -T2 -6 -f .gpu/gpu
 cp tests/data/{flowers_93k_sh2,playbot_31k_sh2}.ply assets/{flowers_27k_sh2,fruit_drops_5k_sh3}.ply .gpu/
 sed -e 's|"../../tests/data/|"|; s|"../../assets/|"|' examples/jobs/flowers_lod_speed.toml > .gpu/speed.toml
-sed -e 's|^method = "stitch"|method = "stitch"\niterations = 300|' .gpu/speed.toml > .gpu/speed300.toml
 o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
 mkdir -p /tmp/amd64/partial && apt-get $o update -qq && (cd .gl && apt-get $o download libvulkan1)
 grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || printf '/.gpu/\n/.gl/\n' >> .git/info/exclude

@@ -127,47 +127,68 @@ pub struct PoissonSettings {
 /// Adam on the colour offsets; returns them (`N × 3`, colour units). `step(iteration)` returning
 /// `false` stops early.
 pub fn solve(p: &PoissonProblem, s: &PoissonSettings, mut step: impl FnMut(usize) -> bool) -> Vec<[f32; 3]> {
+    let rows = p.field.len();
+    // The field's weights by Gaussian, to gather each Gaussian's gradient in parallel.
+    let mut offsets_t = vec![0u32; p.n + 1];
+    for &id in &p.field.ids {
+        offsets_t[id as usize + 1] += 1;
+    }
+    for g in 0..p.n {
+        offsets_t[g + 1] += offsets_t[g];
+    }
+    let (mut rows_t, mut weights_t) = (vec![0u32; p.field.ids.len()], vec![0f32; p.field.ids.len()]);
+    let mut cursor = offsets_t.clone();
+    for r in 0..rows {
+        for e in p.field.offsets[r] as usize..p.field.offsets[r + 1] as usize {
+            let slot = &mut cursor[p.field.ids[e] as usize];
+            rows_t[*slot as usize] = r as u32;
+            weights_t[*slot as usize] = p.field.weights[e];
+            *slot += 1;
+        }
+    }
     let mut offsets = vec![[0f32; 3]; p.n];
     let (mut m, mut v) = (vec![[0f32; 3]; p.n], vec![[0f32; 3]; p.n]);
     let mut rng = Lcg(s.seed ^ 0x5EED_0F_50_1550);
     let (b1, b2, eps) = ADAM;
-    let offset_at = |offsets: &[[f32; 3]], row: u32| p.field.colour_at(row as usize, offsets);
+    let mut row_grad = vec![[0f32; 3]; rows];
+    let mut grad = vec![[0f32; 3]; p.n];
     for it in 0..s.iterations {
         // Each term's batch: all of it when it fits, else a random draw.
-        let draw = |len: usize, rng: &mut Lcg| -> Vec<usize> {
+        let mut draw = |len: usize| -> Vec<usize> {
             if len <= s.batch { (0..len).collect() } else { (0..s.batch).map(|_| rng.below(len)).collect() }
         };
-        let pair_batch = draw(p.pairs.len(), &mut rng);
-        let pin_batch = draw(p.pins.len(), &mut rng);
-        // dL/d(field colour) per sampled row, then through the field's weights to the offsets.
+        let (pair_batch, pin_batch) = (draw(p.pairs.len()), draw(p.pins.len()));
+        // The offsets' field at every sample: (c − c̄) there.
+        let field: Vec<[f32; 3]> = (0..rows).into_par_iter().map(|r| p.field.colour_at(r, &offsets)).collect();
+        // dL/d(field colour) per sample, then through the field's weights to the offsets.
         let (diff_scale, pin_scale) =
             (s.weight / (3 * pair_batch.len()).max(1) as f32, 1.0 / (3 * pin_batch.len()).max(1) as f32);
-        let row_grads: Vec<(u32, [f32; 3])> = pair_batch
-            .par_iter()
-            .flat_map_iter(|&e| {
-                let (a, b) = p.pairs[e];
-                let (da, db) = (offset_at(&offsets, a), offset_at(&offsets, b));
-                // (c − c̄) differences: the offsets' field alone.
-                let g: [f32; 3] = std::array::from_fn(|c| diff_scale * sign(da[c] - db[c]));
-                [(a, g), (b, g.map(|x| -x))]
-            })
-            .chain(pin_batch.par_iter().map(|&e| {
-                let (row, want) = p.pins[e];
-                let d = offset_at(&offsets, row);
-                let base = p.base[row as usize];
-                (row, std::array::from_fn(|c| pin_scale * sign(base[c] + d[c] - want[c])))
-            }))
-            .collect();
-        let mut grad = vec![[0f32; 3]; p.n];
-        for (row, g) in row_grads {
-            let r = row as usize;
-            for e in p.field.offsets[r] as usize..p.field.offsets[r + 1] as usize {
-                let (id, w) = (p.field.ids[e] as usize, p.field.weights[e]);
-                for c in 0..3 {
-                    grad[id][c] += w * g[c];
-                }
+        row_grad.fill([0.0; 3]);
+        for &e in &pair_batch {
+            let (a, b) = (p.pairs[e].0 as usize, p.pairs[e].1 as usize);
+            for c in 0..3 {
+                let g = diff_scale * sign(field[a][c] - field[b][c]);
+                row_grad[a][c] += g;
+                row_grad[b][c] -= g;
             }
         }
+        for &e in &pin_batch {
+            let (row, want) = p.pins[e];
+            let r = row as usize;
+            for c in 0..3 {
+                row_grad[r][c] += pin_scale * sign(p.base[r][c] + field[r][c] - want[c]);
+            }
+        }
+        grad.par_iter_mut().enumerate().for_each(|(g, out)| {
+            let mut acc = [0f32; 3];
+            for e in offsets_t[g] as usize..offsets_t[g + 1] as usize {
+                let (r, w) = (rows_t[e] as usize, weights_t[e]);
+                for c in 0..3 {
+                    acc[c] += w * row_grad[r][c];
+                }
+            }
+            *out = acc;
+        });
         let t = (it + 1) as i32;
         let (c1, c2) = (1.0 - b1.powi(t), 1.0 - b2.powi(t));
         offsets.par_iter_mut().zip(m.par_iter_mut()).zip(v.par_iter_mut()).zip(&grad).for_each(|(((o, m), v), g)| {

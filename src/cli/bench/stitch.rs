@@ -23,6 +23,9 @@ pub fn run_bench(a: &BenchArgs) -> anyhow::Result<()> {
     let Some(baseline) = a.backends.last() else { bail!("--backends: name at least one backend") };
     let mut job = Job::load(&a.job).with_context(|| format!("the speed job {}", a.job.display()))?;
     job.spec.blend.iterations = a.iterations;
+    // The optimizer's own speed: every iteration runs, no checkpoints interrupt it.
+    job.spec.blend.patience = 0;
+    job.spec.blend.validation_views = 0;
     let scratch = match &a.scratch {
         Some(dir) => tempfile::tempdir_in(dir).with_context(|| dir.display().to_string())?,
         None => tempfile::tempdir()?,

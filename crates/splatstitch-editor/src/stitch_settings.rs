@@ -104,6 +104,10 @@ pub fn advanced(ui: &mut egui::Ui, b: &mut BlendSpec) {
     ui.add(egui::Slider::new(&mut b.gamma, 0.0..=100.0).text("γ (jitter)"));
     ui.add(egui::Slider::new(&mut b.jitter_amplitude, 0.0..=2.0).text("jitter amplitude"));
     ui.separator();
+    ui.label("Poisson baseline");
+    ui.add(egui::Slider::new(&mut b.poisson_weight, 0.0..=10.0).logarithmic(true).text("w (gradient term)"));
+    ui.add(egui::Slider::new(&mut b.poisson_iterations, 0..=20_000).logarithmic(true).text("iterations"));
+    ui.separator();
     ui.label("Validation");
     ui.add(egui::Slider::new(&mut b.validation_views, 0..=32).text("validation views"));
     ui.checkbox(&mut b.keep_best, "keep the best checkpoint (never worse than the input)");

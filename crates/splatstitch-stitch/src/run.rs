@@ -426,7 +426,7 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
                 sh
             }
             _ => {
-                vreport.kept_iteration = Some(blend.iterations);
+                vreport.kept_iteration = Some(vreport.stopped_early.unwrap_or(blend.iterations));
                 last
             }
         };

@@ -99,7 +99,11 @@ impl Validation {
                     (0..s.image.rgba.len())
                         .filter(|&p| same_surface(s, t, p, size, by_overlap))
                         .map(|p| {
-                            (p as u32, ((p / w / cell) * cells_x + (p % w) / cell) as u32, unpremultiplied(s.image.rgba[p]))
+                            (
+                                p as u32,
+                                ((p / w / cell) * cells_x + (p % w) / cell) as u32,
+                                unpremultiplied(s.image.rgba[p]),
+                            )
                         })
                         .collect()
                 })

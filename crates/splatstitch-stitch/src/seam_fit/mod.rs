@@ -361,6 +361,9 @@ mod tests {
         let f = fit(&pairs, &[(SampleKind::Image, &pairs)], &ModelKind::ALL, &colours(&pairs)).unwrap();
         assert!(f.confidence.value < 0.05, "{f:?}");
         let few = &pairs[..50];
-        assert!(matches!(fit(few, &[(SampleKind::Image, few)], &ModelKind::ALL, &[]), Err(NoFit::TooFewPairs { found: 50 })));
+        assert!(matches!(
+            fit(few, &[(SampleKind::Image, few)], &ModelKind::ALL, &[]),
+            Err(NoFit::TooFewPairs { found: 50 })
+        ));
     }
 }

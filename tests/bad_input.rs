@@ -236,7 +236,5 @@ fn infinite_opacity_logits_are_valid_data_and_kept_by_info_convert_and_stitch() 
     let expected =
         c.positions.iter().filter(|p| p[0] <= 0.76).count() + c.positions.iter().filter(|p| p[0] >= 0.74).count();
     assert_eq!(parts.len(), expected);
-    assert!(
-        parts.opacities.iter().any(|o| *o == f32::INFINITY) && parts.opacities.iter().any(|o| *o == f32::NEG_INFINITY)
-    );
+    assert!(parts.opacities.contains(&f32::INFINITY) && parts.opacities.contains(&f32::NEG_INFINITY));
 }

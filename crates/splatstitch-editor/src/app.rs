@@ -22,7 +22,8 @@ const MAX_VIEWPORT: f32 = 4096.0;
 
 enum Loaded {
     Captures(Vec<(PathBuf, GaussianCloud)>),
-    Document { doc: Document, recovered: bool },
+    // Boxed: a document (with its blend settings) is far larger than a list of captures.
+    Document { doc: Box<Document>, recovered: bool },
 }
 
 struct Loading {
@@ -414,7 +415,7 @@ impl EditorApp {
             if recovered {
                 doc.path = None;
             }
-            Ok(Loaded::Document { doc, recovered })
+            Ok(Loaded::Document { doc: Box::new(doc), recovered })
         });
     }
 
@@ -479,7 +480,7 @@ impl EditorApp {
                 self.doc_changed();
             }
             Ok(Loaded::Document { doc, recovered }) => {
-                self.doc = doc;
+                self.doc = *doc;
                 self.history.clear();
                 self.saved_version = if recovered { u64::MAX } else { self.history.version };
                 self.selected = (!self.doc.layers.is_empty()).then_some(0);

@@ -67,12 +67,15 @@ fn inverse_covariances(cloud: &GaussianCloud) -> Vec<Mat3> {
         .collect()
 }
 
+/// One point's normalised neighbour weights and its coverage (their sum before normalising).
+type FieldRow = (Vec<(u32, f32)>, f32);
+
 /// The field of `cloud` at `points` from its [`FIELD_K`] nearest Gaussians, keeping the points
 /// whose coverage reaches `min_coverage`.
 pub fn field_at(cloud: &GaussianCloud, points: &[[f32; 3]], min_coverage: f32) -> Field {
     let Some(index) = CentreIndex::new(cloud) else { return Field::default() };
     let inv = inverse_covariances(cloud);
-    let rows: Vec<Option<(Vec<(u32, f32)>, f32)>> = points
+    let rows: Vec<Option<FieldRow>> = points
         .par_iter()
         .map(|p| {
             let mut nn = index.nearest(p, FIELD_K);

@@ -289,7 +289,7 @@ pub fn optimize_native(
                     let g = sobel_t.apply(p, &ex, &ey);
                     *d = [g[0] * grad_scale, g[1] * grad_scale, g[2] * grad_scale];
                     if use_tune && v.tune[p] {
-                        let (colour, weight) = nearest(palette, &p_weights, render[p]);
+                        let (colour, weight) = nearest(palette, p_weights, render[p]);
                         let r = sub(render[p], colour);
                         s += weight as f64 * sq(r);
                         for c in 0..3 {

@@ -148,7 +148,7 @@ pub fn solve(p: &PoissonProblem, s: &PoissonSettings, mut step: impl FnMut(usize
     }
     let mut offsets = vec![[0f32; 3]; p.n];
     let (mut m, mut v) = (vec![[0f32; 3]; p.n], vec![[0f32; 3]; p.n]);
-    let mut rng = Lcg(s.seed ^ 0x5EED_0F_50_1550);
+    let mut rng = Lcg(s.seed ^ 0x5EED_0F50_1550);
     let (b1, b2, eps) = ADAM;
     let mut row_grad = vec![[0f32; 3]; rows];
     let mut grad = vec![[0f32; 3]; p.n];

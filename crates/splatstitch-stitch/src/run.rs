@@ -380,7 +380,7 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
             progress(Stage::Optimize, (it + 1) as f32 / iterations);
             let done = it + 1;
             if let Some(v) = &validation
-                && (done % every == 0 || done == blend.iterations)
+                && (done.is_multiple_of(every) || done == blend.iterations)
             {
                 let sh = current();
                 let s = v.score(&sh);

@@ -21,15 +21,15 @@ pub fn symmetric_eigen(m: DMat3) -> (DVec3, DMat3) {
             let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
             let (c, s) = (1.0 / (t * t + 1.0).sqrt(), t / (t * t + 1.0).sqrt());
             // a ← Jᵀ a J with J the rotation in the (p, q) plane (a is symmetric: columns = rows).
-            for k in 0..3 {
-                let (akp, akq) = (a[k][p], a[k][q]);
-                a[k][p] = c * akp - s * akq;
-                a[k][q] = s * akp + c * akq;
+            for row in a.iter_mut() {
+                let (akp, akq) = (row[p], row[q]);
+                row[p] = c * akp - s * akq;
+                row[q] = s * akp + c * akq;
             }
+            let (rp, rq) = (a[p], a[q]);
             for k in 0..3 {
-                let (apk, aqk) = (a[p][k], a[q][k]);
-                a[p][k] = c * apk - s * aqk;
-                a[q][k] = s * apk + c * aqk;
+                a[p][k] = c * rp[k] - s * rq[k];
+                a[q][k] = s * rp[k] + c * rq[k];
             }
             for row in v.iter_mut() {
                 let (vp, vq) = (row[p], row[q]);
@@ -48,7 +48,7 @@ pub fn spd_power(m: DMat3, power: f64) -> Option<DMat3> {
     let sym = (m + m.transpose()) * 0.5;
     let (values, vectors) = symmetric_eigen(sym);
     let largest = values.max_element();
-    if !(largest > 0.0) || values.min_element() <= largest * 1e-9 {
+    if largest.is_nan() || largest <= 0.0 || values.min_element() <= largest * 1e-9 {
         return None;
     }
     let d = DMat3::from_diagonal(DVec3::new(values.x.powf(power), values.y.powf(power), values.z.powf(power)));

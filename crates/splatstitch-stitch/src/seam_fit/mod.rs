@@ -265,8 +265,8 @@ fn cell_errors(map: &ColourMap, pairs: &[&Pair]) -> Vec<(f32, f32)> {
     for p in pairs {
         let m = map.apply(p.target);
         let e = by_cell.entry(p.cell).or_default();
-        for c in 0..3 {
-            e.0[c] += ((m[c] - p.source[c]) * p.weight) as f64;
+        for ((acc, m), s) in e.0.iter_mut().zip(m).zip(p.source) {
+            *acc += ((m - s) * p.weight) as f64;
         }
         e.1 += p.weight as f64;
     }

@@ -61,7 +61,7 @@ pub fn fit(kind: ModelKind, pairs: &[Pair]) -> Option<ColourMap> {
     for _ in 0..ROUNDS {
         let residuals: Vec<f32> = pairs.iter().map(|p| residual(&map, p)).collect();
         let median = weighted_median(&residuals, pairs);
-        if !(median > 0.0) {
+        if median.is_nan() || median <= 0.0 {
             break;
         }
         let limit = OUTLIER_FACTOR * median;
@@ -121,7 +121,7 @@ struct Moments {
 impl Moments {
     fn of(pairs: &[Pair]) -> Option<Moments> {
         let total: f64 = pairs.iter().map(|p| p.weight as f64).sum();
-        if pairs.len() < 8 || !(total > 0.0) {
+        if pairs.len() < 8 || total.is_nan() || total <= 0.0 {
             return None;
         }
         let v = |c: [f32; 3]| DVec3::new(c[0] as f64, c[1] as f64, c[2] as f64);
@@ -170,7 +170,8 @@ fn matrix(m: &Moments) -> Option<ColourMap> {
     let (cts, ctt, css) = (m.ts, m.tt, m.ss);
     // The product of the canonical correlations: near zero, C_ts cannot be inverted reliably.
     let scale = (ctt.determinant().abs() * css.determinant().abs()).sqrt();
-    if !(cts.determinant().abs() > 1e-3 * scale) {
+    let det = cts.determinant().abs();
+    if det.is_nan() || det <= 1e-3 * scale {
         return None;
     }
     let cts_inv = cts.inverse();

@@ -44,7 +44,7 @@ pub enum Command {
     Convert(convert::ConvertArgs),
     /// Render splat files headlessly to PNG (and .npy).
     Render(render::RenderArgs),
-    /// Run a stitching job headlessly (see DESIGN.md §7 for the job format).
+    /// Run a stitching job headlessly (the job format: docs/ARCHITECTURE.md §8).
     Stitch(stitch::StitchArgs),
     /// Compute seam error, detail and palette distance for a before/after pair of composites.
     Eval(stitch::EvalArgs),

@@ -3,7 +3,7 @@
 use crate::cloud::GaussianCloud;
 use crate::transform::Similarity;
 
-/// What a layer is for in a stitch (DESIGN §5).
+/// What a layer is for in a stitch (docs/ARCHITECTURE.md §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {

@@ -12,7 +12,7 @@ pub enum GizmoKind {
     #[default]
     Translate,
     Rotate,
-    /// Uniform only: layers are similarity transforms (DESIGN §1).
+    /// Uniform only: layers are similarity transforms (docs/ARCHITECTURE.md §3).
     Scale,
 }
 

@@ -1,4 +1,4 @@
-//! The desktop editor (DESIGN §3, §4): a winit window with egui panels around a splat viewport
+//! The desktop editor (docs/ARCHITECTURE.md §6): a winit window with egui panels around a splat viewport
 //! drawn by the renderer on the window's own wgpu device. The UI logic ([`app`]) is separate
 //! from the window ([`window`]) so UI tests drive it with the CPU renderer.
 

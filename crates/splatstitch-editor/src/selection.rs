@@ -1,4 +1,4 @@
-//! Selecting Gaussians (DESIGN §4): screen-space shapes (rectangle, lasso, brush), 3D volumes
+//! Selecting Gaussians (docs/ARCHITECTURE.md §6): screen-space shapes (rectangle, lasso, brush), 3D volumes
 //! (box, sphere), colour similarity, opacity and size ranges, and the KNN-graph tools — grow and
 //! shrink by neighbourhood rings, and the connected region that floods from one Gaussian and
 //! stops at distance and colour jumps. Each tool yields "hits" that a [`Mode`] combines with the

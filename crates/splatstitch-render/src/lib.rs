@@ -1,5 +1,5 @@
 //! The splat renderer shared by the editor viewport, the headless `render` command and the
-//! blend optimizer (DESIGN §3).
+//! blend optimizer (docs/ARCHITECTURE.md §4).
 //!
 //! Pipeline: [`preprocess`] (cull, project covariances to conics with the +0.3 px low-pass,
 //! evaluate SH colour in each layer's own frame, bound the screen extent) → one depth order over

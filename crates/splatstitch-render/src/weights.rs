@@ -1,4 +1,4 @@
-//! Per-pixel blend weights for the optimizer (DESIGN §5, "Making it fast"): with geometry
+//! Per-pixel blend weights for the optimizer (docs/ARCHITECTURE.md §9): with geometry
 //! frozen, a render is linear in the Gaussians' colours, `pixel = Σ w_i·c_i + T·bg` with
 //! `w_i = α_i·T_i`. Computed once per camera, every later render is a sparse gather.
 

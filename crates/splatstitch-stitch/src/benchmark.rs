@@ -1,7 +1,7 @@
 //! Blend benchmark cases with a known answer: a real capture cut along a plane into two parts
 //! that overlap in a band, the target part's colours changed, the truth kept. A blend should
 //! undo the change; it is scored in image space, from cameras the job never uses, against
-//! renders of the untouched capture (DESIGN notes, metrics: recovery = 1 − E_after/E_before).
+//! renders of the untouched capture (docs/ARCHITECTURE.md §7: recovery = 1 − E_after/E_before).
 //!
 //! Only benchmarks and tests use this module; nothing on a stitch's path depends on it.
 

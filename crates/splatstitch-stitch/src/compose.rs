@@ -102,7 +102,7 @@ impl Composite {
             .unwrap_or((Vec3::ZERO, Vec3::ZERO))
     }
 
-    /// L of DESIGN §5: the diagonal of the composite's bounding box.
+    /// L of docs/ARCHITECTURE.md §5: the diagonal of the composite's bounding box.
     pub fn diagonal(&self) -> f32 {
         let (lo, hi) = self.bounds();
         (hi - lo).length()

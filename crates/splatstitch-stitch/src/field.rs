@@ -1,6 +1,6 @@
 //! A cloud's radiance field at 3D points: the opacity- and falloff-weighted mix of the Gaussians
 //! covering each point. Single Gaussians' colours are too noisy to compare between captures
-//! (DESIGN notes, metrics); the field averages them as a render would.
+//! (docs/ARCHITECTURE.md §7); the field averages them as a render would.
 
 use crate::boundary::CentreIndex;
 use glam::{Mat3, Quat, Vec3};

@@ -1,4 +1,4 @@
-//! Job files (DESIGN §7): what to stitch, how, and where the results go. The editor saves and
+//! Job files (docs/ARCHITECTURE.md §8): what to stitch, how, and where the results go. The editor saves and
 //! opens the same format, so a scene prepared by hand re-runs headless.
 //!
 //! Every problem is reported with the job file, the line and the key, before anything runs.

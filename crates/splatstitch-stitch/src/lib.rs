@@ -1,4 +1,4 @@
-//! The stitching engine (DESIGN §5–§7): job files, composition of layers, KNN seam detection,
+//! The stitching engine (docs/ARCHITECTURE.md §5, §7, §8): job files, composition of layers, KNN seam detection,
 //! blending methods, metrics and reports. The editor and the headless `stitch` command call
 //! the same functions.
 

@@ -1,4 +1,4 @@
-//! Metrics of DESIGN §6, taken on renders where many Gaussians average out (single Gaussians'
+//! Metrics of docs/ARCHITECTURE.md §7, taken on renders where many Gaussians average out (single Gaussians'
 //! colours are too noisy to judge a blend by).
 
 use crate::boundary::Boundary;
@@ -132,7 +132,7 @@ pub fn pearson(a: &[f64], b: &[f64]) -> Option<f64> {
     (va > 0.0 && vb > 0.0).then(|| cov / (va * vb).sqrt())
 }
 
-/// A colour palette clustered online (DESIGN §5, L_tune): start with 3 centres, add one when a
+/// A colour palette clustered online (docs/ARCHITECTURE.md §5, L_tune): start with 3 centres, add one when a
 /// sample is far from all, drop centres that win too few samples for 20 rounds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Palette {

@@ -119,7 +119,7 @@ pub struct Evaluation {
     pub sources: GaussianCloud,
 }
 
-/// The job's working cameras (DESIGN §5 step 4), around the composite without its floaters.
+/// The job's working cameras (docs/ARCHITECTURE.md §5.1), around the composite without its floaters.
 pub fn working_cameras(composite: &Composite, blend: &BlendSpec) -> Vec<Camera> {
     let (lo, hi) = composite.robust_bounds();
     fibonacci_cameras_turned(lo, hi, blend.views, blend.resolution, 0.0)

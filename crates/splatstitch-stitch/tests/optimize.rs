@@ -189,7 +189,7 @@ fn explicit_gradient_matches_autodiff() {
         // With offsets, L_color's gradient starts at exactly zero, so rounding noise decides
         // Adam's first (unit-size) steps there: compare the losses, not the parameters.
         // Sums in another order (segment levels vs scatter-adds): after 12 Adam steps of 0.01
-        // the parameters agree to a few 1e-4, well inside DESIGN's 1e-3 between backends.
+        // the parameters agree to a few 1e-4, well inside the 1e-3 we allow between backends.
         let d = if offsets { 0.0 } else { max_diff(&auto, &explicit) };
         assert!(d < 5e-4, "explicit and autodiff differ by {d}");
         for (a, e) in la.iter().zip(&le) {
@@ -198,7 +198,7 @@ fn explicit_gradient_matches_autodiff() {
     }
 }
 
-/// burn-wgpu against the CPU backend on the same small job (DESIGN §5: same result within
+/// burn-wgpu against the CPU backend on the same small job (same result within
 /// 1e-3). On lavapipe its kernels compile for minutes, so this is the only burn-wgpu test.
 #[test]
 fn wgpu_and_cpu_backends_agree() {

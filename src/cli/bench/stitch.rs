@@ -1,6 +1,6 @@
 //! `splatstitch bench stitch`: the stitch speed job on several optimizer backends in one run,
 //! time per stage, and each backend's optimization time as a ratio against the last one listed
-//! (by default burn's `flex` CPU backend, the path DESIGN §5 first specified).
+//! (by default burn's `flex` CPU backend, the first optimizer path we wrote).
 
 use super::BenchArgs;
 use anyhow::{Context, bail};

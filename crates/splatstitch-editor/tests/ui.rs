@@ -336,7 +336,7 @@ fn stitch_panel_runs_a_tiny_job_and_cancels_a_long_one() {
     // Live preview: the target's colours change while the optimizer runs.
     let start = Instant::now();
     while h.state().app.doc.layers[1].cloud.sh == before {
-        assert!(start.elapsed() < Duration::from_secs(30), "no live preview within 30 s");
+        assert!(start.elapsed() < Duration::from_secs(90), "no live preview within 90 s");
         std::thread::sleep(Duration::from_millis(100));
         h.step();
     }

@@ -2,11 +2,10 @@
 //! distance to its K nearest source Gaussians is below β·L and its opacity exceeds τ; its
 //! reference appearance is the mean SH of those neighbours.
 
-use kiddo::{ImmutableKdTree, SquaredEuclidean};
+pub use crate::centres::CentreIndex;
 use rayon::prelude::*;
 use splatstitch_core::GaussianCloud;
 use splatstitch_core::cloud::sigmoid;
-use std::num::NonZero;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BoundaryParams {
@@ -41,38 +40,6 @@ impl Boundary {
 
 /// Neighbours averaged for the coarse colours of [`Boundary::field_reference`].
 pub const SMOOTH_K: usize = 64;
-
-/// A k-d tree over a cloud's centres.
-pub struct CentreIndex {
-    tree: ImmutableKdTree<f32, 3>,
-    len: usize,
-}
-
-impl CentreIndex {
-    pub fn new(cloud: &GaussianCloud) -> Option<Self> {
-        Self::from_points(&cloud.positions)
-    }
-
-    pub fn from_points(points: &[[f32; 3]]) -> Option<Self> {
-        if points.is_empty() {
-            return None;
-        }
-        let tree = ImmutableKdTree::new_from_slice(points).ok()?;
-        Some(Self { tree, len: points.len() })
-    }
-
-    /// The `k` nearest centres to `p` (fewer when the cloud is smaller): (index, distance).
-    pub fn nearest(&self, p: &[f32; 3], k: usize) -> Vec<(u32, f32)> {
-        let k = NonZero::new(k.min(self.len).max(1)).expect("k ≥ 1");
-        self.tree
-            .query(p)
-            .nearest_n::<SquaredEuclidean<f32>>(k)
-            .execute()
-            .into_iter()
-            .map(|r| (r.item, r.distance.sqrt()))
-            .collect()
-    }
-}
 
 /// Finds ∂B of `target` against `source` (both in world space, same SH degree); `diagonal` is L.
 pub fn find_boundary(target: &GaussianCloud, source: &GaussianCloud, p: BoundaryParams, diagonal: f32) -> Boundary {

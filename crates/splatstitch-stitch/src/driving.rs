@@ -7,7 +7,8 @@
 //! points: the paper's ablation). `JitterUnits::Size` scales it to the scene instead:
 //! `A·L·sin(γ·δx/L)`.
 
-use crate::boundary::{Boundary, CentreIndex};
+use crate::boundary::Boundary;
+use crate::centres::CentreIndex;
 use crate::params::JitterUnits;
 use rayon::prelude::*;
 use splatstitch_core::GaussianCloud;

@@ -2,7 +2,7 @@
 //! covering each point. Single Gaussians' colours are too noisy to compare between captures
 //! (docs/ARCHITECTURE.md §7); the field averages them as a render would.
 
-use crate::boundary::CentreIndex;
+use crate::centres::CentreIndex;
 use glam::{Mat3, Quat, Vec3};
 use rayon::prelude::*;
 use splatstitch_core::GaussianCloud;

@@ -6,6 +6,7 @@ pub mod backend;
 pub mod benchmark;
 pub mod boundary;
 pub mod cameras;
+pub mod centres;
 pub mod compose;
 pub mod driving;
 pub mod explicit;

@@ -10,8 +10,7 @@ use splatstitch_core::GaussianCloud;
 use splatstitch_render::Camera;
 use splatstitch_render::preprocess::sh_basis;
 
-/// Weights below this are dropped from the per-camera entry lists (docs/ARCHITECTURE.md §9).
-pub const MIN_WEIGHT: f32 = 1e-4;
+pub use crate::views::MIN_WEIGHT;
 /// Target coverage above which a pixel takes part in `L_tune`.
 pub const TUNE_ALPHA: f32 = 0.95;
 

@@ -2,10 +2,12 @@
 //! surface depth per pixel. The metrics, the seam appearance fit and the validation views all
 //! compare these renders.
 
-use crate::optimize::MIN_WEIGHT;
 use rayon::prelude::*;
 use splatstitch_core::GaussianCloud;
 use splatstitch_render::{Camera, Image, PixelWeights, RenderLayer, RenderScene, render_with_weights_cpu, view_depths};
+
+/// Weights below this are dropped from the per-camera entry lists (docs/ARCHITECTURE.md §9).
+pub const MIN_WEIGHT: f32 = 1e-4;
 
 /// One camera's render of one side alone: colour over black (premultiplied) with coverage, the
 /// surface depth per pixel (infinity where the side never reaches half coverage), and the share

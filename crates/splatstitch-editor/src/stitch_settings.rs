@@ -113,6 +113,7 @@ pub fn advanced(ui: &mut egui::Ui, b: &mut BlendSpec) {
     ui.checkbox(&mut b.keep_best, "keep the best checkpoint (never worse than the input)");
     ui.add(egui::Slider::new(&mut b.checkpoint_every, 1..=500).logarithmic(true).text("checkpoint every"));
     ui.add(egui::Slider::new(&mut b.far_weight, 0.0..=10.0).text("far-change weight"));
+    ui.add(egui::Slider::new(&mut b.min_improvement, 0.0..=0.5).text("improvement a checkpoint must bring"));
 }
 
 /// The last run's decisions and metrics.

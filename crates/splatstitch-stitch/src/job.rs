@@ -254,6 +254,7 @@ impl Job {
             range(key, v as f64, 0.0, 1e6)?;
         }
         range("tune_from", b.tune_from as f64, 0.0, 1.0)?;
+        range("min_improvement", b.min_improvement as f64, 0.0, 0.99)?;
         range("learning_rate", b.learning_rate as f64, 1e-9, 10.0)?;
         range("poisson_learning_rate", b.poisson_learning_rate as f64, 1e-9, 10.0)?;
         range("gamma", b.gamma as f64, 0.0, 1e6)?;

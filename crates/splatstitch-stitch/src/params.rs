@@ -234,6 +234,10 @@ blend_keys! {
     checkpoint_every: usize,
     /// Stop after this many checkpoints in a row without a better score (0: run to the end).
     patience: usize,
+    /// A checkpoint replaces the optimizer's start only when it scores at least this fraction
+    /// better on the validation views: their seam error holds the texture noise of two
+    /// captures, which any change lowers a little without bringing the truth nearer.
+    min_improvement: f32,
     /// Weight of the target's change far from the seam in a checkpoint's score.
     far_weight: f32,
     /// Poisson baseline: weight w of the gradient term, iterations, neighbour spacing δ as the
@@ -288,6 +292,7 @@ impl BlendSpec {
             keep_best: true,
             checkpoint_every: 50,
             patience: 3,
+            min_improvement: 0.03,
             far_weight: 1.0,
             poisson_weight: 0.1,
             poisson_iterations: 3000,
@@ -315,6 +320,7 @@ impl BlendSpec {
                 seam_transfer: false,
                 keep_best: false,
                 patience: 0,
+                min_improvement: 0.0,
                 lambda_color: 1.0,
                 lambda_tune: 2.0,
                 ..ours

@@ -367,10 +367,14 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
         let problem = stitch_problem(&initial, &eval, size, blend, terms, taps);
         let w = weights(blend);
         let mut best: Option<(f32, usize, Vec<f32>)> = None;
+        // The score a checkpoint must beat to replace the start, and the best seen at all
+        // (which keeps the run going while it improves).
+        let (mut must_beat, mut best_seen) = (f32::INFINITY, f32::INFINITY);
         if let Some(v) = &validation {
             let s = v.score(&initial.sh);
             vreport.curve.push(CurvePoint { iteration: 0, score: s });
             best = Some((s.total, 0, initial.sh.clone()));
+            (must_beat, best_seen) = (s.total * (1.0 - blend.min_improvement), s.total);
         }
         let mut last_preview = Instant::now();
         let every = blend.checkpoint_every.max(1);
@@ -385,8 +389,11 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
                 let sh = current();
                 let s = v.score(&sh);
                 vreport.curve.push(CurvePoint { iteration: done, score: s });
-                if best.as_ref().is_some_and(|b| s.total < b.0) {
+                if best.as_ref().is_some_and(|b| s.total < b.0 && s.total <= must_beat) {
                     best = Some((s.total, done, sh));
+                }
+                if s.total < best_seen {
+                    best_seen = s.total;
                     stale = 0;
                 } else {
                     stale += 1;
@@ -418,8 +425,15 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
                         .stopped_early
                         .map(|s| format!(" (stopped at {s}: {} checkpoints without a better one)", blend.patience))
                         .unwrap_or_default();
+                    let margin = if blend.min_improvement > 0.0 && iteration > 0 {
+                        format!(", better than the start by {:.0} % or more", 100.0 * blend.min_improvement)
+                    } else if blend.min_improvement > 0.0 {
+                        format!(" (a checkpoint must beat it by {:.0} %)", 100.0 * blend.min_improvement)
+                    } else {
+                        String::new()
+                    };
                     notes.push(format!(
-                        "kept iteration {iteration} of {}: the best on the {} validation views{stopped}",
+                        "kept iteration {iteration} of {}: the best on the {} validation views{margin}{stopped}",
                         blend.iterations, vreport.views
                     ));
                 }

@@ -223,9 +223,15 @@ fn seam_transfer_runs_before_blending_and_is_reported() {
     assert!(fit["fit_error"].as_f64() < fit["identity_error"].as_f64(), "{fit}");
     assert!(report["notes"].as_array().unwrap().iter().any(|n| n.as_str().unwrap().contains("seam transfer applied")));
     assert!(!report["validation"]["curve"].as_array().unwrap().is_empty(), "the validation curve");
-    // `--set seam_transfer=false` turns it off; the paper's preset too, and keeps the last iterate.
-    let report = blends_the_target_and_leaves_the_rest_alone("stitch", &["--set", "seam_transfer=false"]);
+    // `--set seam_transfer=false` turns it off (and with no margin the optimizer's best checkpoint
+    // is kept: 40 iterations lower the seam error by less than the default 3 %); the paper's
+    // preset turns it off too, and keeps the last iterate.
+    let report = blends_the_target_and_leaves_the_rest_alone(
+        "stitch",
+        &["--set", "seam_transfer=false", "--set", "min_improvement=0"],
+    );
     assert_eq!(report["seam_transfer"]["status"], "off");
+    assert_eq!(report["parameters"]["min_improvement"], 0.0);
     let report = blends_the_target_and_leaves_the_rest_alone("stitch", &["--set", "preset=paper"]);
     assert_eq!(report["seam_transfer"]["status"], "off");
     assert_eq!(report["parameters"]["preset"], "paper");

@@ -325,6 +325,8 @@ fn stitch_panel_runs_a_tiny_job_and_cancels_a_long_one() {
     h.run_steps(2);
 
     h.state_mut().app.doc.blend.iterations = 100_000;
+    // No early stop: the run must still be going when the preview is looked at and cancelled.
+    h.state_mut().app.doc.blend.patience = 0;
     click_panel(&mut h, "Run stitch");
     h.run_steps(2);
     let start = Instant::now();

@@ -27,6 +27,18 @@ pub struct PixelWeights {
 }
 
 impl PixelWeights {
+    /// Pixel `p`'s total weight and the part of it from the Gaussians that `flags` marks.
+    pub fn weight_split(&self, p: usize, flags: &[bool]) -> (f32, f32) {
+        let (mut all, mut marked) = (0f32, 0f32);
+        for e in self.offsets[p] as usize..self.offsets[p + 1] as usize {
+            all += self.weights[e];
+            if flags[self.ids[e] as usize] {
+                marked += self.weights[e];
+            }
+        }
+        (all, marked)
+    }
+
     /// `Σ w·colour + T·bg` for every pixel, RGB.
     pub fn recompose(&self, colors: &[[f32; 3]], bg: [f32; 3]) -> Vec<[f32; 3]> {
         (0..self.transmittance.len())

@@ -137,13 +137,7 @@ impl Validation {
                 let covered: Vec<bool> = side.image.rgba.iter().map(|p| p[3] > COVERED).collect();
                 let far = (0..covered.len())
                     .map(|p| {
-                        let (mut all, mut from_far) = (0f32, 0f32);
-                        for e in weights.offsets[p] as usize..weights.offsets[p + 1] as usize {
-                            all += weights.weights[e];
-                            if far[weights.ids[e] as usize] {
-                                from_far += weights.weights[e];
-                            }
-                        }
+                        let (all, from_far) = weights.weight_split(p, far);
                         covered[p] && all > 0.0 && from_far >= FAR_SHARE * all
                     })
                     .collect();

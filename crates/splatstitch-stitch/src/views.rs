@@ -34,13 +34,7 @@ pub fn render_side_with_weights(
     let overlap_share = in_overlap.map_or_else(Vec::new, |flags| {
         (0..weights.transmittance.len())
             .map(|p| {
-                let (mut all, mut near) = (0f32, 0f32);
-                for e in weights.offsets[p] as usize..weights.offsets[p + 1] as usize {
-                    all += weights.weights[e];
-                    if flags[weights.ids[e] as usize] {
-                        near += weights.weights[e];
-                    }
-                }
+                let (all, near) = weights.weight_split(p, flags);
                 if all > 0.0 { near / all } else { 0.0 }
             })
             .collect()

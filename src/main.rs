@@ -32,7 +32,8 @@ fn main() -> ExitCode {
                 e.downcast_ref::<splatstitch_editor::window::WindowError>(),
                 Some(splatstitch_editor::window::WindowError::NoDisplay(_))
             );
-            if bad_job || no_display { ExitCode::from(2) } else { ExitCode::FAILURE }
+            let usage = e.downcast_ref::<cli::UsageError>().is_some();
+            if bad_job || no_display || usage { ExitCode::from(2) } else { ExitCode::FAILURE }
         }
     }
 }

@@ -41,6 +41,20 @@ fn malformed_ply_files_get_clear_errors() {
         ("truncated.ply", ply[..ply.len() * 3 / 5].to_vec(), "truncated"),
         ("mismatch.ply", replace(&ply, "element vertex 26895", "element vertex 26995"), "truncated"),
         ("absurd.ply", replace(&ply, "element vertex 26895", "element vertex 999999999999"), "absurd element count"),
+        // Fewer rows declared than the body holds: the header and body disagree.
+        ("fewer.ply", replace(&ply, "element vertex 26895", "element vertex 26795"), "room for 100 more `vertex` rows"),
+        ("padded.ply", [&ply[..], &[0u8; 7][..]].concat(), "7 bytes follow the last row the header declares"),
+        // A second `x` would shift every column after it.
+        (
+            "duplicate.ply",
+            replace(&ply, "property float x\n", "property float x\nproperty float x\n"),
+            "declares property `x` twice in element `vertex`",
+        ),
+        (
+            "duplicate_element.ply",
+            replace(&ply, "end_header\n", "element vertex 0\nend_header\n"),
+            "declares element `vertex` twice",
+        ),
         (
             "missing.ply",
             replace(&ply, "property float f_dc_0", "property float f_xx_0"),
@@ -80,6 +94,11 @@ fn malformed_ascii_ply_reports_the_line() {
     let short: String = text.lines().take(120).map(|l| format!("{l}\n")).collect();
     let err = info_fails(&write(dir.path(), "short_ascii.ply", short.as_bytes()), &[]);
     assert!(err.contains("vertex rows") || err.contains("absurd"), "{err}");
+    // More rows than declared: the last row again.
+    let last = text.lines().last().unwrap();
+    let long = format!("{text}{last}\n");
+    let err = info_fails(&write(dir.path(), "long_ascii.ply", long.as_bytes()), &[]);
+    assert!(err.contains("a row beyond the 4721 the header declares for `vertex`"), "{err}");
 }
 
 #[test]
@@ -137,10 +156,14 @@ fn malformed_splat_spz_and_compressed_files_get_clear_errors() {
     assert!(err.contains("SPZ"), "{err}");
 
     let comp = std::fs::read(data("guitar_91k_sh0.compressed.ply")).unwrap();
-    let err = info_fails(
-        &write(dir.path(), "few.compressed.ply", &replace(&comp, "element chunk 355", "element chunk 300")),
-        &[],
-    );
+    // Fewer chunks declared than stored: the rows no longer add up to the body.
+    let fewer = replace(&comp, "element chunk 355", "element chunk 300");
+    let err = info_fails(&write(dir.path(), "fewer.compressed.ply", &fewer), &[]);
+    assert!(err.contains("3960 bytes follow the last row the header declares"), "{err}");
+    // And with the 55 chunk rows (72 bytes each) gone too: too few chunks for the Gaussians.
+    let body = fewer.windows(11).position(|w| w == b"end_header\n").unwrap() + 11;
+    let few = [&fewer[..body], &fewer[body + 55 * 72..]].concat();
+    let err = info_fails(&write(dir.path(), "few.compressed.ply", &few), &[]);
     assert!(err.contains("chunks cannot hold"), "{err}");
     let err = info_fails(&write(dir.path(), "cut.compressed.ply", &comp[..comp.len() - 100]), &[]);
     assert!(err.contains("truncated"), "{err}");

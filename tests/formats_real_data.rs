@@ -118,6 +118,42 @@ fn compressed_ply_round_trip_stays_within_its_quantization() {
     let extent = 0.84; // largest bounding-box side of this capture
     assert!(d.position < extent / 1023.0, "{d:?}");
     assert!(d.rotation < 0.002 && d.opacity <= 0.5 / 255.0 + 1e-6, "{d:?}");
+    // Log-scales (11-10-11 bits) and DC colours (8 bits) are quantized within each chunk's
+    // bounds: half a step of that chunk's range, after the writer's clamp of log-scales to ±20.
+    // SH rest bytes: (v / 8 + 0.5)·256 truncated, read back as byte / 255, at most 8/255 off.
+    let (stride, c0) = (c.coeffs_per_channel() * 3, splatstitch_core::sh::SH_C0);
+    let (mut worst_scale, mut worst_dc, mut worst_rest) = (0f32, 0f32, 0f32);
+    for (chunk, start) in (0..c.len()).step_by(256).enumerate() {
+        let members = start..(start + 256).min(c.len());
+        for axis in 0..3 {
+            let steps = if axis == 1 { 1023.0 } else { 2047.0 };
+            let scale = |i: usize| sorted.log_scales[i][axis].clamp(-20.0, 20.0);
+            let dc = |i: usize| sorted.sh[i * stride + axis] * c0 + 0.5;
+            let range = |f: &dyn Fn(usize) -> f32| {
+                let (lo, hi) = members.clone().map(f).fold((f32::MAX, f32::MIN), |(a, b), v| (a.min(v), b.max(v)));
+                hi - lo
+            };
+            let (scale_step, dc_step) = (range(&scale) / steps, range(&dc) / 255.0);
+            for i in members.clone() {
+                let e = (back.log_scales[i][axis] - scale(i)).abs();
+                assert!(e <= 0.5 * scale_step + 1e-4, "chunk {chunk}, Gaussian {i}: log-scale off by {e}");
+                worst_scale = worst_scale.max(e / scale_step.max(1e-12));
+                let e = (back.sh[i * stride + axis] * c0 + 0.5 - dc(i)).abs();
+                assert!(e <= 0.5 * dc_step + 1e-5, "chunk {chunk}, Gaussian {i}: DC colour off by {e}");
+                worst_dc = worst_dc.max(e / dc_step.max(1e-12));
+            }
+        }
+    }
+    for i in 0..c.len() {
+        for j in 3..stride {
+            worst_rest = worst_rest.max((back.sh[i * stride + j] - sorted.sh[i * stride + j].clamp(-4.0, 4.0)).abs());
+        }
+    }
+    assert!(worst_rest <= 8.0 / 255.0 + 1e-5, "SH rest off by {worst_rest}");
+    eprintln!(
+        "compressed.ply: log-scale {worst_scale:.3} steps, DC {worst_dc:.3} steps, SH rest {worst_rest:.4} (bound {:.4}); {d:?}",
+        8.0 / 255.0
+    );
 }
 
 #[test]

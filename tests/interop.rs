@@ -17,14 +17,9 @@ fn splat_transform() -> Option<PathBuf> {
     if p.exists() {
         return Some(p);
     }
-    if std::env::var_os("SPLATSTITCH_SKIP_INTEROP").is_some() {
-        eprintln!("skipping: splat-transform not installed and SPLATSTITCH_SKIP_INTEROP is set");
-        return None;
-    }
-    panic!(
-        "splat-transform not found at {}: run `npm ci --prefix tests/interop` (or set SPLATSTITCH_SKIP_INTEROP=1)",
-        p.display()
-    );
+    let missing = format!("splat-transform not found at {}: run `npm ci --prefix tests/interop`", p.display());
+    splatstitch_core::test_data::skip(splatstitch_core::test_data::SKIP_INTEROP, &missing);
+    None
 }
 
 /// Runs `splat-transform -w -q INPUT ACTIONS... OUTPUT`.

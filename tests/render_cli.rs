@@ -128,9 +128,8 @@ fn several_files_render_as_layers_of_one_scene() {
 
 #[test]
 fn gpu_and_cpu_renders_agree_through_the_cli() {
-    if std::env::var_os("SPLATSTITCH_SKIP_GPU").is_some() {
-        eprintln!("skipping: SPLATSTITCH_SKIP_GPU is set");
-        return;
+    if let Err(e) = splatstitch_render::gpu::GpuContext::headless() {
+        return splatstitch_core::test_data::skip(splatstitch_core::test_data::SKIP_GPU, &e.to_string());
     }
     let dir = tempfile::tempdir().unwrap();
     let read = |p: &std::path::Path| -> Vec<f32> {

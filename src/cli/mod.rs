@@ -1,5 +1,6 @@
 //! Command-line interface: argument definitions and dispatch.
 
+mod batch;
 mod bench;
 mod convert;
 mod editor;
@@ -46,6 +47,11 @@ pub enum Command {
     Render(render::RenderArgs),
     /// Run a stitching job headlessly (the job format: docs/ARCHITECTURE.md §8).
     Stitch(stitch::StitchArgs),
+    /// Run many stitching jobs locally or as a Slurm job array, with one summary.
+    Batch(batch::BatchArgs),
+    /// One job of a batch (run by `batch`'s workers and Slurm array tasks).
+    #[command(name = "batch-task", hide = true)]
+    BatchTask(batch::TaskArgs),
     /// Compute seam error, detail and palette distance for a before/after pair of composites.
     Eval(stitch::EvalArgs),
     /// Benchmarks: formats (vs splat-transform), render, blend (quality), selection, stitch (speed).
@@ -60,9 +66,16 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Render(a) => render::run(a),
         Command::Stitch(a) => stitch::run_stitch(a, cli.quiet),
         Command::Eval(a) => stitch::run_eval(a),
+        Command::Batch(a) => batch::run(a, cli.quiet),
+        Command::BatchTask(a) => batch::run_task(a),
         Command::Bench(a) => bench::run(a),
     }
 }
+
+/// A command line that cannot be carried out as given (exit code 2, like a bad argument).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
 
 /// What to do with Gaussians that hold NaN or infinite values.
 #[derive(ValueEnum, Clone, Copy, Debug, Default)]

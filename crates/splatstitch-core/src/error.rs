@@ -9,6 +9,12 @@ pub enum FormatError {
     NotPly,
     #[error("PLY header is malformed: {0}")]
     BadHeader(String),
+    #[error("PLY header declares {what} `{name}` twice{}", element.as_ref().map(|e| format!(" in element `{e}`")).unwrap_or_default())]
+    Duplicate { what: &'static str, name: String, element: Option<String> },
+    #[error(
+        "{bytes} bytes follow the last row the header declares ({detail}): the header's counts do not match the body"
+    )]
+    TrailingData { bytes: u64, detail: String },
     #[error("PLY header has no end_header line within the first {0} bytes")]
     HeaderTooLong(usize),
     #[error("unsupported PLY layout: {0}")]

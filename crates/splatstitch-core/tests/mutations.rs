@@ -44,6 +44,72 @@ fn mutate(seed: &[u8], rng: &mut Lcg) -> Vec<u8> {
     b
 }
 
+/// Header lines of a PLY seed (up to `end_header`) and the body after them.
+fn header_lines(seed: &[u8]) -> (Vec<&[u8]>, &[u8]) {
+    let end = seed.windows(11).position(|w| w == b"end_header\n").expect("a PLY seed") + 11;
+    (seed[..end - 1].split(|b| *b == b'\n').collect(), &seed[end..])
+}
+
+fn join(lines: &[&[u8]], body: &[u8]) -> Vec<u8> {
+    let mut out = lines.join(&b'\n');
+    out.push(b'\n');
+    out.extend_from_slice(body);
+    out
+}
+
+/// Reorders two header lines (after `ply`), or writes one line twice; returns the file and,
+/// for a repeated `element`/`property` line, the name that is now declared twice.
+fn mutate_header<'a>(seed: &'a [u8], rng: &mut Lcg) -> (Vec<u8>, Option<&'a str>) {
+    let (mut lines, body) = header_lines(seed);
+    let n = lines.len();
+    let i = 1 + rng.next() % (n - 1);
+    if rng.next() % 2 == 0 {
+        let j = 1 + rng.next() % (n - 1);
+        lines.swap(i, j);
+        return (join(&lines, body), None);
+    }
+    let line = lines[i];
+    let words: Vec<&str> = std::str::from_utf8(line).unwrap().split_whitespace().collect();
+    let twice = match words.first() {
+        Some(&"element") => Some(words[1]),
+        Some(&"property") => words.last().copied(),
+        _ => None,
+    };
+    lines.insert(i, line);
+    (join(&lines, body), twice)
+}
+
+#[test]
+fn reordered_and_repeated_header_lines_are_caught_or_read_never_misread() {
+    let cloud = seed_cloud();
+    let keep = LoadOptions { non_finite: NonFinitePolicy::Keep };
+    let mut rng = Lcg(7);
+    let mut seeds = Vec::new();
+    for enc in [PlyEncoding::BinaryLittleEndian, PlyEncoding::Ascii] {
+        let opts = SaveOptions { ply_encoding: enc, ..Default::default() };
+        seeds.push((Format::Ply, encode(&cloud, Format::Ply, &opts).unwrap()));
+    }
+    seeds.push((Format::CompressedPly, encode(&cloud, Format::CompressedPly, &SaveOptions::default()).unwrap()));
+    let (mut repeated, mut decoded) = (0, 0);
+    for (format, seed) in &seeds {
+        for _ in 0..400 {
+            let (bytes, twice) = mutate_header(seed, &mut rng);
+            let result = decode(&bytes, *format, &keep);
+            if let Some(name) = twice {
+                repeated += 1;
+                let err = result.err().unwrap_or_else(|| panic!("{format:?}: `{name}` declared twice was accepted"));
+                assert!(err.to_string().contains(&format!("`{name}` twice")), "{format:?}: {err}");
+            } else if let Ok(l) = result {
+                decoded += 1;
+                // A file that reads must read the same Gaussians: reordering properties moves
+                // columns, never rows, so the count stays.
+                assert_eq!(l.cloud.len(), cloud.len(), "{format:?}");
+            }
+        }
+    }
+    assert!(repeated > 100 && decoded > 0, "{repeated} repeated, {decoded} decoded");
+}
+
 #[test]
 fn mutated_files_never_panic_any_reader() {
     let cloud = seed_cloud();

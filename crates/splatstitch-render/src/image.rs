@@ -59,17 +59,33 @@ impl Image {
         out
     }
 
+    fn same_size(&self, other: &Image) -> Result<(), crate::RenderError> {
+        if (self.width, self.height, self.rgba.len()) == (other.width, other.height, other.rgba.len()) {
+            Ok(())
+        } else {
+            Err(crate::RenderError::SizeMismatch {
+                a_width: self.width,
+                a_height: self.height,
+                b_width: other.width,
+                b_height: other.height,
+            })
+        }
+    }
+
     /// Largest per-channel absolute difference (RGB and alpha).
-    pub fn max_abs_diff(&self, other: &Image) -> f32 {
-        self.rgba
+    pub fn max_abs_diff(&self, other: &Image) -> Result<f32, crate::RenderError> {
+        self.same_size(other)?;
+        Ok(self
+            .rgba
             .iter()
             .zip(&other.rgba)
             .flat_map(|(a, b)| (0..4).map(move |c| (a[c] - b[c]).abs()))
-            .fold(0.0, f32::max)
+            .fold(0.0, f32::max))
     }
 
     /// PSNR in dB over RGB, for images in [0, 1].
-    pub fn psnr(&self, other: &Image) -> f64 {
+    pub fn psnr(&self, other: &Image) -> Result<f64, crate::RenderError> {
+        self.same_size(other)?;
         let mut se = 0.0f64;
         for (a, b) in self.rgba.iter().zip(&other.rgba) {
             for c in 0..3 {
@@ -78,6 +94,23 @@ impl Image {
             }
         }
         let mse = se / (self.rgba.len() * 3).max(1) as f64;
-        if mse == 0.0 { f64::INFINITY } else { 10.0 * (1.0 / mse).log10() }
+        Ok(if mse == 0.0 { f64::INFINITY } else { 10.0 * (1.0 / mse).log10() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Image;
+
+    #[test]
+    fn comparisons_refuse_images_of_different_sizes() {
+        let (a, b) = (Image::new(4, 3), Image::new(3, 4));
+        assert!(a.psnr(&b).unwrap_err().to_string().contains("4×3 against 3×4"));
+        assert!(a.max_abs_diff(&b).is_err());
+        let mut c = Image::new(4, 3);
+        c.rgba[5] = [0.1, 0.0, 0.0, 0.0];
+        // One channel of 36 off by 0.1: MSE 1/3600, 35.56 dB.
+        assert!((a.psnr(&c).unwrap() - 10.0 * 3600f64.log10()).abs() < 1e-5);
+        assert_eq!(a.max_abs_diff(&c).unwrap(), 0.1);
     }
 }

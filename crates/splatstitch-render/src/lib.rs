@@ -30,4 +30,6 @@ pub enum RenderError {
     BadImageSize { width: u32, height: u32, max: u32 },
     #[error("camera is invalid: {0}")]
     BadCamera(String),
+    #[error("images differ in size: {a_width}×{a_height} against {b_width}×{b_height}")]
+    SizeMismatch { a_width: u32, a_height: u32, b_width: u32, b_height: u32 },
 }

@@ -1,31 +1,34 @@
 //! The WGSL pipeline against its CPU twin, on whatever adapter the machine has (lavapipe on
-//! machines without a GPU; `.ci/run` installs it). Set SPLATSTITCH_SKIP_GPU=1 to skip on a
-//! machine with no Vulkan driver at all.
+//! machines without a GPU; `.ci/run` installs it). With SPLATSTITCH_SKIP_GPU=1 they skip, and
+//! say so, on a machine with no Vulkan driver at all.
 
 mod common;
 
 use common::{data, reference_render};
 use glam::{Quat, Vec3};
+use splatstitch_core::test_data;
 use splatstitch_core::{GaussianCloud, LayerFlags, Similarity};
 use splatstitch_render::gpu::{GpuContext, GpuRenderer, GpuScene};
 use splatstitch_render::{Camera, RenderLayer, RenderOptions, RenderScene, pixel_weights_cpu, render_cpu};
 use std::sync::OnceLock;
 
 /// One renderer for the whole test binary: pipeline creation is the slow part on lavapipe.
+/// `None` when the test is skipped (no adapter, SPLATSTITCH_SKIP_GPU set, not CI).
 fn renderer() -> Option<&'static GpuRenderer> {
-    static R: OnceLock<Option<GpuRenderer>> = OnceLock::new();
-    R.get_or_init(|| match GpuContext::headless() {
-        Ok(ctx) => {
+    static R: OnceLock<Result<GpuRenderer, String>> = OnceLock::new();
+    let r = R.get_or_init(|| {
+        GpuContext::headless().map_err(|e| e.to_string()).map(|ctx| {
             eprintln!("adapter: {}", ctx.describe());
-            Some(GpuRenderer::new(ctx))
-        }
-        Err(e) if std::env::var_os("SPLATSTITCH_SKIP_GPU").is_some() => {
-            eprintln!("skipping GPU tests: {e}");
+            GpuRenderer::new(ctx)
+        })
+    });
+    match r {
+        Ok(r) => Some(r),
+        Err(e) => {
+            test_data::skip(test_data::SKIP_GPU, e);
             None
         }
-        Err(e) => panic!("{e} (set SPLATSTITCH_SKIP_GPU=1 to skip GPU tests)"),
-    })
-    .as_ref()
+    }
 }
 
 /// GPU and CPU agree to 1e-3 per channel except where a Gaussian's alpha lands within float
@@ -36,13 +39,13 @@ fn compare(name: &str, scene: &RenderScene, cam: &Camera, opts: &RenderOptions) 
     let Some(r) = renderer() else { return };
     let cpu = render_cpu(scene, cam, opts).unwrap();
     let gpu = r.render(&GpuScene::upload(r.context(), scene), cam, opts).unwrap();
-    let diff = cpu.max_abs_diff(&gpu);
+    let diff = cpu.max_abs_diff(&gpu).unwrap();
     let over = cpu.rgba.iter().zip(&gpu.rgba).filter(|(a, b)| (0..4).any(|k| (a[k] - b[k]).abs() > 1e-3)).count();
     let covered = cpu.rgba.iter().filter(|p| p[3] > 0.5).count();
     eprintln!(
         "{name}: max |GPU − CPU| = {diff:.2e}, {over} of {} px over 1e-3, PSNR {:.1} dB, {covered} covered px",
         cpu.rgba.len(),
-        cpu.psnr(&gpu)
+        cpu.psnr(&gpu).unwrap()
     );
     assert!(covered > 0, "{name}: nothing visible");
     assert!(diff <= 1.0 / 255.0 + 1e-4, "{name}: GPU and CPU differ by {diff}");
@@ -50,9 +53,10 @@ fn compare(name: &str, scene: &RenderScene, cam: &Camera, opts: &RenderOptions) 
     let layers: Vec<_> = scene.layers.iter().filter(|l| l.flags.is_none()).map(|l| (l.cloud, l.transform)).collect();
     if layers.len() == scene.layers.len() {
         let reference = reference_render(&layers, cam, opts.background, opts.sh_degree);
-        let psnr = gpu.psnr(&reference);
+        let psnr = gpu.psnr(&reference).unwrap();
         eprintln!("{name}: GPU vs reference PSNR {psnr:.1} dB");
-        assert!(psnr >= 45.0, "{name}: GPU reaches only {psnr:.1} dB against the reference");
+        // Measured 93.7 dB (flowers sh2) to 155 dB on lavapipe, 2026-12-02; was 45 dB.
+        assert!(psnr >= 90.0, "{name}: GPU reaches only {psnr:.1} dB against the reference");
     }
     assert!(over * 500 <= cpu.rgba.len(), "{name}: {over} pixels differ by more than 1e-3");
 }

@@ -159,6 +159,23 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
 }
 
+fn mean_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f32>() / a.len().max(1) as f32
+}
+
+/// Largest difference over the boundary Gaussians' SH and over the interior's.
+fn split_diff(p: &Problem, a: &[f32], b: &[f32]) -> (f32, f32) {
+    let stride = p.k * 3;
+    let over = |ids: &[i64]| {
+        ids.iter()
+            .flat_map(|&i| (0..stride).map(move |j| i as usize * stride + j))
+            .map(|j| (a[j] - b[j]).abs())
+            .fold(0.0, f32::max)
+    };
+    (over(&p.boundary), over(&p.interior))
+}
+
 #[test]
 fn fused_and_tensor_adam_agree() {
     let (problem, w) = full_problem();
@@ -189,9 +206,27 @@ fn explicit_gradient_matches_autodiff() {
         // With offsets, L_color's gradient starts at exactly zero, so rounding noise decides
         // Adam's first (unit-size) steps there: compare the losses, not the parameters.
         // Sums in another order (segment levels vs scatter-adds): after 12 Adam steps of 0.01
-        // the parameters agree to a few 1e-4, well inside the 1e-3 we allow between backends.
-        let d = if offsets { 0.0 } else { max_diff(&auto, &explicit) };
-        assert!(d < 5e-4, "explicit and autodiff differ by {d}");
+        // the parameters agree to a few 1e-4, well inside the bounds below.
+        let d = max_diff(&auto, &explicit);
+        let (d_boundary, d_interior) = split_diff(&problem, &auto, &explicit);
+        eprintln!(
+            "explicit vs autodiff (offsets: {offsets}): max {d:.2e}, boundary {d_boundary:.2e}, interior {d_interior:.2e}"
+        );
+        if offsets {
+            // Measured 2026-12-02: max 2.1e-2 (explicit) and 3.6e-2 (native), mean 1.5e-4 against
+            // a mean move of 5.4e-2; before, nothing was checked here.
+            let (mean_d, mean_move) = (mean_diff(&auto, &explicit), mean_diff(&auto, &problem.sh));
+            eprintln!("explicit vs autodiff with offsets: mean {mean_d:.2e} against a mean move of {mean_move:.2e}");
+            assert!(
+                d < 0.06 && mean_d < 5e-4 && mean_move > 0.02,
+                "explicit and autodiff differ by {d} (mean {mean_d})"
+            );
+        } else {
+            // Measured 2.2e-5 on 2026-12-02; was 5e-4.
+            assert!(d < 5e-5, "explicit and autodiff differ by {d}");
+        }
+        assert_eq!(la.len(), le.len(), "one loss per iteration from each");
+        assert_eq!(la.len(), w.iterations);
         for (a, e) in la.iter().zip(&le) {
             assert!((a - e).abs() < 1e-3 * a.abs().max(1e-3), "losses {la:?} vs {le:?} (offsets: {offsets})");
         }
@@ -199,23 +234,24 @@ fn explicit_gradient_matches_autodiff() {
 }
 
 /// burn-wgpu against the CPU backend on the same small job (same result within
-/// 1e-3). On lavapipe its kernels compile for minutes, so this is the only burn-wgpu test.
+/// 1e-4). On lavapipe its kernels compile for minutes, so this is the only burn-wgpu test.
 #[test]
 fn wgpu_and_cpu_backends_agree() {
-    if std::env::var_os("SPLATSTITCH_SKIP_GPU").is_some() {
-        eprintln!("SPLATSTITCH_SKIP_GPU set: skipped");
-        return;
-    }
     let gpu = match select(BackendChoice::Wgpu, None) {
         Ok(d) => d,
-        Err(e) => panic!("no wgpu adapter ({e}); install mesa-vulkan-drivers or set SPLATSTITCH_SKIP_GPU"),
+        Err(e) => {
+            let missing = format!("no wgpu adapter ({e}); install mesa-vulkan-drivers");
+            return splatstitch_core::test_data::skip(splatstitch_core::test_data::SKIP_GPU, &missing);
+        }
     };
     assert!(gpu.is_gpu(), "{}", gpu.name);
     let (problem, w) = full_problem();
     let on_cpu = optimize(&problem, &w, &cpu_device(), true, |_, _, _| true);
     let on_gpu = optimize_explicit(&problem, &w, gpu.burn_device().unwrap(), false, |_, _, _| true);
     let d = max_diff(&on_cpu, &on_gpu);
-    assert!(d < 1e-3, "{} and the CPU differ by {d}", gpu.name);
+    eprintln!("{} vs CPU: {d:.2e}", gpu.name);
+    // Measured 2.2e-5 on lavapipe, 2026-12-02; was 1e-3.
+    assert!(d < 1e-4, "{} and the CPU differ by {d}", gpu.name);
     assert!(max_diff(&on_gpu, &problem.sh) > 0.05);
 }
 
@@ -237,9 +273,24 @@ fn native_loops_match_autodiff() {
         });
         // As for the explicit gradient: with offsets, rounding noise decides Adam's first
         // steps where L_color's gradient starts at zero, so only the total loss is compared.
-        let d = if offsets { 0.0 } else { max_diff(&auto, &native) };
-        assert!(d < 5e-4, "native and autodiff differ by {d}");
+        let d = max_diff(&auto, &native);
+        let (d_boundary, d_interior) = split_diff(&problem, &auto, &native);
+        eprintln!(
+            "native vs autodiff (offsets: {offsets}): max {d:.2e}, boundary {d_boundary:.2e}, interior {d_interior:.2e}"
+        );
+        if offsets {
+            // Measured 2026-12-02: max 2.1e-2 (explicit) and 3.6e-2 (native), mean 1.5e-4 against
+            // a mean move of 5.4e-2; before, nothing was checked here.
+            let (mean_d, mean_move) = (mean_diff(&auto, &native), mean_diff(&auto, &problem.sh));
+            eprintln!("native vs autodiff with offsets: mean {mean_d:.2e} against a mean move of {mean_move:.2e}");
+            assert!(d < 0.06 && mean_d < 5e-4 && mean_move > 0.02, "native and autodiff differ by {d} (mean {mean_d})");
+        } else {
+            // Measured 8.0e-5 on 2026-12-02; was 5e-4.
+            assert!(d < 1.5e-4, "native and autodiff differ by {d}");
+        }
         assert!(max_diff(&native, &problem.sh) > 0.05, "the optimizer moved the SH");
+        assert_eq!(la.len(), ln.len(), "one loss per iteration from each");
+        assert_eq!(la.len(), w.iterations);
         for (a, n) in la.iter().zip(&ln) {
             let parts = [(a.feature, n.feature), (a.color, n.color), (a.grad, n.grad), (a.tune, n.tune)];
             let compared = if offsets { &[][..] } else { &parts[..] };

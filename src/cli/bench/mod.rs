@@ -7,6 +7,7 @@ mod render;
 mod selection;
 mod stitch;
 
+use anyhow::Context;
 use clap::{Args, ValueEnum};
 use splatstitch_core::GaussianCloud;
 use std::path::PathBuf;
@@ -25,6 +26,9 @@ pub enum Suite {
     Selection,
     /// Stitch speed: one job on several optimizer backends, time per stage, ratios.
     Stitch,
+    /// Writes the generated SH3 clouds of the other suites as PLY files (`--generate N,…` into
+    /// `--scratch`, default bench-out/generated), e.g. for the editor's viewport benchmark.
+    Generate,
 }
 
 #[derive(Args, Debug)]
@@ -43,6 +47,9 @@ pub struct BenchArgs {
     /// Size of the generated SH-degree-3 cloud.
     #[arg(long, default_value_t = 2_000_000)]
     pub generated: usize,
+    /// Generate suite: the cloud sizes to write (e.g. 1000000,3000000,10000000).
+    #[arg(long, value_delimiter = ',', default_value = "1000000")]
+    pub generate: Vec<usize>,
     /// Size of the generated SH-degree-3 cloud of the render suite.
     #[arg(long, default_value_t = 1_000_000)]
     pub render_generated: usize,
@@ -127,7 +134,23 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         Suite::Blend => blend::run_bench(&a),
         Suite::Selection => selection::run(&a),
         Suite::Stitch => stitch::run_bench(&a),
+        Suite::Generate => generate(&a),
     }
+}
+
+/// The generated clouds as files, named by size: `generated_1000000_sh3.ply`.
+fn generate(a: &BenchArgs) -> anyhow::Result<()> {
+    let dir = a.scratch.clone().unwrap_or_else(|| PathBuf::from("bench-out/generated"));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    for &n in &a.generate {
+        anyhow::ensure!(n > 0, "--generate: a cloud needs at least one Gaussian");
+        let path = dir.join(format!("generated_{n}_sh3.ply"));
+        let t = Instant::now();
+        splatstitch_core::formats::save(&path, &generated_cloud(n, 3), &Default::default())
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("{} ({n} Gaussians, SH degree 3) in {:.1} s", path.display(), t.elapsed().as_secs_f64());
+    }
+    Ok(())
 }
 
 fn best<T>(repeat: usize, mut f: impl FnMut() -> anyhow::Result<T>) -> anyhow::Result<Duration> {

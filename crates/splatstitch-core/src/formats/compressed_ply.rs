@@ -3,7 +3,7 @@
 //! 11-10-11 bits within the chunk bounds, rotation as "smallest three" (2 + 3 × 10 bits),
 //! colour 8-8-8 within optional chunk colour bounds plus 8 bits of opacity; optional SH bytes.
 
-use super::ply_header::{fixed_row_size, parse_header, read_scalar, scalar_kind};
+use super::ply_header::{fixed_row_size, parse_header, read_scalar, scalar_kind, trailing_data};
 use crate::cloud::{GaussianCloud, ScalarKind, logit, sigmoid};
 use crate::error::{FormatError, Result};
 use crate::sh::{self, SH_C0};
@@ -88,6 +88,10 @@ fn tables<'a>(bytes: &'a [u8]) -> Result<Vec<(String, usize, Table<'a>)>> {
         let (data, rest) = body.split_at(need as usize);
         body = rest;
         out.push((name.clone(), *count, Table { data, row, props }));
+    }
+    if !body.is_empty() {
+        let last = out.last().map(|(n, c, t)| (n.as_str(), *c, Some(t.row)));
+        return Err(trailing_data(body.len(), last));
     }
     Ok(out)
 }

@@ -7,7 +7,7 @@
 
 use super::PlyEncoding;
 use super::ply_header::{
-    fixed_row_size, is_binary, parse_header, read_scalar, scalar_kind, scalar_type, skip_binary_element,
+    fixed_row_size, is_binary, parse_header, read_scalar, scalar_kind, scalar_type, skip_binary_element, trailing_data,
 };
 use crate::cloud::{ExtraColumn, GaussianCloud, ScalarKind};
 use crate::error::{FormatError, Result};
@@ -286,6 +286,7 @@ fn decode_ascii(header: &Header, body: &[u8], vertex_name: &str, plan: &Plan) ->
     let text = std::str::from_utf8(body).map_err(|_| FormatError::AsciiBody("body is not valid text".into()))?;
     let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
     let parser = Parser::<AsciiRow>::new();
+    let mut decoded = None;
     for (name, element) in &header.elements {
         // A row of P values needs at least 2P bytes ("0 " each): check before allocating.
         let min_row = 2 * element.properties.len().max(1);
@@ -328,9 +329,16 @@ fn decode_ascii(header: &Header, body: &[u8], vertex_name: &str, plan: &Plan) ->
             }
             rows.store(r, &canon, stride);
         }
-        return Ok(cloud);
+        decoded = Some(cloud);
     }
-    unreachable!("vertex element was found in the header")
+    if let Some((line_no, _)) = lines.next() {
+        let (name, count) = header.elements.iter().last().map(|(n, e)| (n.as_str(), e.count)).unwrap_or(("", 0));
+        return Err(FormatError::AsciiBody(format!(
+            "body line {}: a row beyond the {count} the header declares for `{name}` (the header's counts do not match the body)",
+            line_no + 1
+        )));
+    }
+    Ok(decoded.expect("vertex element was found in the header"))
 }
 
 /// Decodes a standard 3DGS PLY file held in memory.
@@ -349,8 +357,11 @@ pub fn decode(bytes: &[u8]) -> Result<(GaussianCloud, PlyEncoding)> {
         return Ok((decode_ascii(header, body, vertex_name, &plan)?, PlyEncoding::Ascii));
     };
     let mut off = 0usize;
+    let mut decoded = None;
+    let mut last = None;
     for (name, element) in &header.elements {
         let props: Vec<&PropertyType> = element.properties.values().map(|p| &p.data_type).collect();
+        last = Some((name.as_str(), element.count, fixed_row_size(&props)));
         if name == vertex_name {
             debug_assert_eq!(fixed_row_size(&props), Some(plan.row_size));
             let available = (body.len() - off) as u64;
@@ -365,13 +376,18 @@ pub fn decode(bytes: &[u8]) -> Result<(GaussianCloud, PlyEncoding)> {
                 }
                 return Err(FormatError::Truncated { expected: need as u64, actual: available });
             }
-            let cloud = decode_binary_vertices(&plan, &body[off..], element.count, big_endian);
-            let enc = if big_endian { PlyEncoding::BinaryBigEndian } else { PlyEncoding::BinaryLittleEndian };
-            return Ok((cloud, enc));
+            decoded = Some(decode_binary_vertices(&plan, &body[off..], element.count, big_endian));
+            off += need as usize;
+            continue;
         }
         off += skip_binary_element(&body[off..], name, element.count, &props, big_endian)?;
     }
-    unreachable!("vertex element was found in the header")
+    if off < body.len() {
+        return Err(trailing_data(body.len() - off, last));
+    }
+    let cloud = decoded.expect("vertex element was found in the header");
+    let enc = if big_endian { PlyEncoding::BinaryBigEndian } else { PlyEncoding::BinaryLittleEndian };
+    Ok((cloud, enc))
 }
 
 fn ply_encoding(e: PlyEncoding) -> Encoding {

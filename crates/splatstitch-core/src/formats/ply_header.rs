@@ -69,10 +69,55 @@ pub fn parse_header(bytes: &[u8]) -> Result<PlyHeader> {
     let body_offset = header_end(bytes)?;
     let text = std::str::from_utf8(&bytes[..body_offset])
         .map_err(|_| FormatError::BadHeader("header is not valid UTF-8 text".into()))?;
+    reject_duplicates(text)?;
     let parser = Parser::<DefaultElement>::new();
     let mut reader = Reader::new(std::io::Cursor::new(text.as_bytes()));
     let header = parser.read_header(&mut reader).map_err(|e| FormatError::BadHeader(first_line(&e.to_string())))?;
     Ok(PlyHeader { header, body_offset })
+}
+
+/// ply-rs keeps elements and properties in maps, so a second `property float x` would silently
+/// replace the first and every row after it would be read at the wrong offset.
+fn reject_duplicates(text: &str) -> Result<()> {
+    let mut elements = std::collections::HashSet::new();
+    let mut properties = std::collections::HashSet::new();
+    let mut current: Option<&str> = None;
+    for line in text.lines() {
+        let words: Vec<&str> = line.split_ascii_whitespace().collect();
+        match words.as_slice() {
+            ["element", name, ..] => {
+                if !elements.insert(*name) {
+                    return Err(FormatError::Duplicate { what: "element", name: name.to_string(), element: None });
+                }
+                properties.clear();
+                current = Some(name);
+            }
+            ["property", .., name] if words.len() >= 3 => {
+                if !properties.insert(*name) {
+                    return Err(FormatError::Duplicate {
+                        what: "property",
+                        name: name.to_string(),
+                        element: current.map(str::to_string),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The error for bytes left over after the last element: no writer we know pads its files, and
+/// a count lower than the rows present means the header and body disagree.
+pub fn trailing_data(extra: usize, last_element: Option<(&str, usize, Option<usize>)>) -> FormatError {
+    let detail = match last_element {
+        Some((name, count, Some(row))) if row > 0 && extra % row == 0 => {
+            format!("room for {} more `{name}` rows than the {count} declared", extra / row)
+        }
+        Some((name, count, _)) => format!("after {count} `{name}` rows"),
+        None => "the header declares no rows".into(),
+    };
+    FormatError::TrailingData { bytes: extra as u64, detail }
 }
 
 fn first_line(s: &str) -> String {

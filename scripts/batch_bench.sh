@@ -15,7 +15,7 @@ i=0
 for capture in assets/flowers_27k_sh2.ply assets/fruit_drops_5k_sh3.ply tests/data/playbot_31k_sh2.ply \
   tests/data/flowers_93k_sh2.ply; do
   read -r lo hi < <("$bin" info "$capture" --json | python3 -c \
-    'import json,sys; b=json.load(sys.stdin)["bbox"]; print(b["min"][0], b["max"][0])')
+    'import json,sys; d=json.load(sys.stdin); print(d["bbox_min"][0], d["bbox_max"][0])')
   for f in 0.35 0.45 0.55 0.65; do
     i=$((i + 1))
     python3 - "$capture" "$lo" "$hi" "$f" "$out/jobs/job_$(printf %02d $i).toml" "$PWD" <<'EOF'
@@ -60,7 +60,7 @@ done
 w1=$(t "$bin" batch "$out/jobs" --out-dir "$out/w1" --workers 1 --quiet)
 w2=$(t "$bin" batch "$out/jobs" --out-dir "$out/w2" --workers 2 --quiet)
 if sinfo -h >/dev/null 2>&1; then
-  sl=$(t "$bin" batch "$out/jobs" --out-dir "$out/slurm" --scheduler slurm --quiet)
+  sl=$(printf %.1f "$(t "$bin" batch "$out/jobs" --out-dir "$out/slurm" --scheduler slurm --quiet)")
 else
   sl="(no Slurm)"
 fi

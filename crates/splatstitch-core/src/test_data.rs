@@ -56,9 +56,9 @@ pub fn skip(variable: &str, missing: &str) {
     let line = format!("SKIPPED {test} ({variable}): {missing}");
     use std::io::Write;
     let _ = writeln!(std::io::stderr().lock(), "{line}");
-    if let Some(log) = std::env::var_os(SKIP_LOG) {
-        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
-            let _ = writeln!(f, "{line}");
-        }
+    if let Some(log) = std::env::var_os(SKIP_LOG)
+        && let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(log)
+    {
+        let _ = writeln!(f, "{line}");
     }
 }

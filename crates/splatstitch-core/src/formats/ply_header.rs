@@ -92,14 +92,12 @@ fn reject_duplicates(text: &str) -> Result<()> {
                 properties.clear();
                 current = Some(name);
             }
-            ["property", .., name] if words.len() >= 3 => {
-                if !properties.insert(*name) {
-                    return Err(FormatError::Duplicate {
-                        what: "property",
-                        name: name.to_string(),
-                        element: current.map(str::to_string),
-                    });
-                }
+            ["property", .., name] if words.len() >= 3 && !properties.insert(*name) => {
+                return Err(FormatError::Duplicate {
+                    what: "property",
+                    name: name.to_string(),
+                    element: current.map(str::to_string),
+                });
             }
             _ => {}
         }
@@ -111,7 +109,7 @@ fn reject_duplicates(text: &str) -> Result<()> {
 /// a count lower than the rows present means the header and body disagree.
 pub fn trailing_data(extra: usize, last_element: Option<(&str, usize, Option<usize>)>) -> FormatError {
     let detail = match last_element {
-        Some((name, count, Some(row))) if row > 0 && extra % row == 0 => {
+        Some((name, count, Some(row))) if row > 0 && extra.is_multiple_of(row) => {
             format!("room for {} more `{name}` rows than the {count} declared", extra / row)
         }
         Some((name, count, _)) => format!("after {count} `{name}` rows"),

@@ -91,13 +91,13 @@ pub fn run(plan: &Plan, slurm_args: &str, quiet: bool) -> anyhow::Result<Outcome
     let mut job_id: Option<String> = None;
     let mut cancelled_sent = false;
     let status = loop {
-        if job_id.is_none() {
-            if let Ok(id) = id_rx.try_recv() {
-                if !quiet {
-                    bar.suspend(|| eprintln!("batch: Slurm job {id}, array {array} ({} tasks)", todo.len()));
-                }
-                job_id = Some(id);
+        if job_id.is_none()
+            && let Ok(id) = id_rx.try_recv()
+        {
+            if !quiet {
+                bar.suspend(|| eprintln!("batch: Slurm job {id}, array {array} ({} tasks)", todo.len()));
             }
+            job_id = Some(id);
         }
         if cancel.load(Ordering::SeqCst) && !cancelled_sent {
             match &job_id {

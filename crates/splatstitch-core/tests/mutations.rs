@@ -63,7 +63,7 @@ fn mutate_header<'a>(seed: &'a [u8], rng: &mut Lcg) -> (Vec<u8>, Option<&'a str>
     let (mut lines, body) = header_lines(seed);
     let n = lines.len();
     let i = 1 + rng.next() % (n - 1);
-    if rng.next() % 2 == 0 {
+    if rng.next().is_multiple_of(2) {
         let j = 1 + rng.next() % (n - 1);
         lines.swap(i, j);
         return (join(&lines, body), None);

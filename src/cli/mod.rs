@@ -72,6 +72,19 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// A progress bar on stderr with `template`, steadily ticking; hidden when `quiet` or when
+/// stderr is not a terminal.
+pub fn progress_bar(len: u64, template: &str, quiet: bool) -> indicatif::ProgressBar {
+    let bar = if quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(len)
+    };
+    bar.set_style(indicatif::ProgressStyle::with_template(template).expect("valid template"));
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
 /// A command line that cannot be carried out as given (exit code 2, like a bad argument).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]

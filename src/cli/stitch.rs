@@ -2,7 +2,6 @@
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
 use splatstitch_core::formats::{self, LoadOptions};
 use splatstitch_core::{GaussianCloud, Role};
 use splatstitch_stitch::boundary::{BoundaryParams, find_boundary};
@@ -87,16 +86,7 @@ pub fn run_stitch(a: StitchArgs, quiet: bool) -> anyhow::Result<()> {
             std::process::exit(130);
         }
     });
-    let bar = if quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(1000)
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {percent:>3}% {msg}")
-            .expect("valid template"),
-    );
-    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    let bar = crate::cli::progress_bar(1000, "{spinner} [{elapsed_precise}] {bar:30} {percent:>3}% {msg}", quiet);
     // Blending is nearly all of a run's time: the bar follows its iterations.
     let progress = |s: Stage, f: f32| {
         bar.set_message(s.label());

@@ -4,7 +4,6 @@
 use super::Outcome;
 use super::plan::Plan;
 use anyhow::Context;
-use indicatif::{ProgressBar, ProgressStyle};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,16 +19,11 @@ pub fn run(plan: &Plan, workers: Option<u32>, quiet: bool) -> anyhow::Result<Out
         plan.clear_results(i)?;
     }
     let exe = std::env::current_exe().context("finding this executable")?;
-    let bar = if quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(todo.len() as u64)
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} jobs {msg}")
-            .expect("valid template"),
+    let bar = crate::cli::progress_bar(
+        todo.len() as u64,
+        "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} jobs {msg}",
+        quiet,
     );
-    bar.enable_steady_tick(std::time::Duration::from_millis(120));
     if !quiet {
         eprintln!("batch: {} jobs on {workers} workers, {threads} threads each", todo.len());
     }

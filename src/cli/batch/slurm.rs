@@ -7,7 +7,6 @@ use super::plan::Plan;
 use super::{Outcome, STATUS_FILE};
 use crate::cli::UsageError;
 use anyhow::Context;
-use indicatif::{ProgressBar, ProgressStyle};
 use std::io::BufRead;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -78,16 +77,11 @@ pub fn run(plan: &Plan, slurm_args: &str, quiet: bool) -> anyhow::Result<Outcome
             }
         });
     }
-    let bar = if quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(todo.len() as u64)
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} array tasks {msg}")
-            .expect("valid template"),
+    let bar = crate::cli::progress_bar(
+        todo.len() as u64,
+        "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} array tasks {msg}",
+        quiet,
     );
-    bar.enable_steady_tick(Duration::from_millis(120));
     let mut job_id: Option<String> = None;
     let mut cancelled_sent = false;
     let status = loop {

@@ -69,7 +69,7 @@ pub fn seam_transfer(i: &TransferInputs, blend: &BlendSpec) -> (TransferReport, 
     let c = fit.confidence;
     let described = format!(
         "{} fitted on {} {} samples, held-out error {:.4} (none: {:.4}); confidence {:.2} (explains {:.0} %, \
-         informative {:.2}, moves colours by {:.3})",
+         {:.1} standard errors from no change, informative {:.2}, moves colours by {:.3})",
         fit.model.label(),
         fit.pairs,
         match fit.samples {
@@ -81,6 +81,7 @@ pub fn seam_transfer(i: &TransferInputs, blend: &BlendSpec) -> (TransferReport, 
         fit.identity_error,
         c.value,
         100.0 * c.explained.max(0.0),
+        c.significance,
         c.informative,
         c.moves,
     );

@@ -139,10 +139,11 @@ fn decided(r: &Report) -> String {
     if let Some(f) = &r.seam_transfer.fit {
         let c = f.confidence;
         parts.push(format!(
-            "{:?} {:.2} (e {:.2} i {:.2} m {:.2}){}{}",
+            "{:?} {:.2} (e {:.2} z {:.1} i {:.2} m {:.2}){}{}",
             r.seam_transfer.status,
             f.strength,
             c.explained,
+            c.significance,
             c.informative,
             c.moves,
             match f.model {

@@ -25,6 +25,8 @@ pub struct Pair {
     pub target: [f32; 3],
     pub source: [f32; 3],
     pub weight: f32,
+    /// Where on the surface (world space): the significance test holds out stretches of the seam.
+    pub position: [f32; 3],
     /// Spatial block (cross-validation holds out whole blocks).
     pub group: u32,
     /// A few neighbouring samples (one image block, one small voxel): errors are measured on
@@ -78,7 +80,16 @@ pub struct Confidence {
     pub informative: f32,
     /// Mean absolute RGB change the map makes to the target's colours.
     pub moves: f32,
-    /// The strength applied: `ramp(explained) · ramp(informative) · (1 − ramp(moves))`.
+    /// How far the change the map makes stands above its own uncertainty: the RMS change over
+    /// the target's colours divided by its jackknife standard error over fits that each leave
+    /// out one stretch of the seam (slabs along the overlap's longest axis). A noisy overlap
+    /// (a sparse capture, two captures' own Gaussians) leaves a right map explaining little of
+    /// each sample's error, yet every stretch finds the same map; a change that differs from
+    /// one stretch of the seam to the next (a lighting gradient) gives each another map.
+    pub significance: f32,
+    /// The strength applied: `max(ramp(explained), vouched) · ramp(informative) · (1 − ramp(moves))`,
+    /// where `vouched = z²/(1 + z²)` for significance `z` beyond [`SIGNIFICANT`] when the map
+    /// explains more than the ramp's start and moves colours by [`SIGNIFICANT_MOVE`] or more.
     pub value: f32,
 }
 
@@ -129,6 +140,12 @@ const INFORMATIVE: (f32, f32) = (0.0, 0.15);
 /// that moves them by a third of it is likelier two different materials. Full trust up to the
 /// first, none past the second.
 const MOVES: (f32, f32) = (0.15, 0.3);
+/// Below this significance the folds' fits disagree too much for it to vouch for a map.
+pub const SIGNIFICANT: f32 = 2.0;
+/// The least mean colour change (of the target's colours) that significance alone may apply.
+pub const SIGNIFICANT_MOVE: f32 = 0.03;
+/// Where significance is capped (exact fits; keeps the report's numbers finite).
+const MAX_SIGNIFICANCE: f32 = 1000.0;
 
 /// Fits the seam transfer. Each model of `models` is fitted on each set of `fit_sets`, and all
 /// are judged on held-out blocks of `evaluate` (the correspondences closest to what a viewer
@@ -186,7 +203,21 @@ pub fn fit(
     let explained = if identity_error > 0.0 { 1.0 - chosen.cv_error / identity_error } else { 0.0 };
     let informative = if mean_error > 0.0 { 1.0 - chosen.cv_error / mean_error } else { 0.0 };
     let moves = mean_move(&map, target_colours);
-    let value = ramp(explained, EXPLAINED.0, EXPLAINED.1)
+    let fold_maps: Vec<ColourMap> = {
+        let set_folds = slabs(set);
+        (0..FOLDS as u8)
+            .filter_map(|f| {
+                let rest: Vec<Pair> = set.iter().zip(&set_folds).filter(|(_, k)| **k != f).map(|(p, _)| *p).collect();
+                models::fit(chosen.model, &rest)
+            })
+            .collect()
+    };
+    let significance = significance(&map, &fold_maps, target_colours);
+    // Significance vouches for a map only where it helps on held-out blocks at all and makes a
+    // change worth making: a small significant shift on exact correspondences (a shared band)
+    // can be a local lighting difference that a global map carries to the wrong places.
+    let vouched = if explained > EXPLAINED.0 && moves >= SIGNIFICANT_MOVE { shrink(significance) } else { 0.0 };
+    let value = ramp(explained, EXPLAINED.0, EXPLAINED.1).max(vouched)
         * ramp(informative, INFORMATIVE.0, INFORMATIVE.1)
         * (1.0 - ramp(moves, MOVES.0, MOVES.1));
     Ok(SeamFit {
@@ -194,13 +225,87 @@ pub fn fit(
         samples: chosen.samples,
         map,
         strength: value,
-        confidence: Confidence { explained, informative, moves, value },
+        confidence: Confidence { explained, informative, moves, significance, value },
         fit_error: chosen.cv_error,
         identity_error,
         candidates,
         pairs: set.len(),
         evaluated_on: evaluate.len(),
     })
+}
+
+/// Folds of contiguous stretches: equal-weight slabs along the pairs' principal axis.
+fn slabs(pairs: &[Pair]) -> Vec<u8> {
+    let total: f64 = pairs.iter().map(|p| p.weight as f64).sum();
+    if pairs.is_empty() || total <= 0.0 {
+        return vec![0; pairs.len()];
+    }
+    let pos = |p: &Pair| glam::DVec3::new(p.position[0] as f64, p.position[1] as f64, p.position[2] as f64);
+    let mean = pairs.iter().map(|p| pos(p) * p.weight as f64).sum::<glam::DVec3>() / total;
+    let mut cov = glam::DMat3::ZERO;
+    for p in pairs {
+        let d = pos(p) - mean;
+        cov += glam::DMat3::from_cols(d * d.x, d * d.y, d * d.z) * p.weight as f64;
+    }
+    // The principal axis by power iteration, started on the widest coordinate.
+    let widest = (0..3).max_by(|&a, &b| cov.col(a)[a].total_cmp(&cov.col(b)[b])).unwrap_or(0);
+    let mut axis = glam::DVec3::ZERO;
+    axis[widest] = 1.0;
+    for _ in 0..32 {
+        let next = cov * axis;
+        if next.length_squared() <= 1e-300 {
+            break;
+        }
+        axis = next.normalize();
+    }
+    let mut order: Vec<(f64, usize)> = pairs.iter().enumerate().map(|(i, p)| ((pos(p) - mean).dot(axis), i)).collect();
+    order.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    let mut out = vec![0u8; pairs.len()];
+    let mut acc = 0f64;
+    for (_, i) in order {
+        out[i] = ((acc / total * FOLDS as f64) as usize).min(FOLDS - 1) as u8;
+        acc += pairs[i].weight as f64;
+    }
+    out
+}
+
+/// The change `map` makes to `colours` over its jackknife standard error: with `k` fold fits
+/// `m_f` (each leaving one slab out), `se² = (k − 1)/k · Σ_f (m_f(c) − m(c))²`, both as RMS
+/// over the colours (at most 4096, evenly spread) and channels.
+fn significance(map: &ColourMap, fold_maps: &[ColourMap], colours: &[[f32; 3]]) -> f32 {
+    let k = fold_maps.len();
+    if k < 2 {
+        return 0.0;
+    }
+    let step = (colours.len() / 4096).max(1);
+    let (mut change, mut spread) = (0f64, 0f64);
+    for c in colours.iter().step_by(step) {
+        let m = map.apply(*c);
+        for ch in 0..3 {
+            change += ((m[ch] - c[ch]) as f64).powi(2);
+        }
+        for f in fold_maps {
+            let mf = f.apply(*c);
+            for ch in 0..3 {
+                spread += ((mf[ch] - m[ch]) as f64).powi(2);
+            }
+        }
+    }
+    let se2 = spread * (k - 1) as f64 / k as f64;
+    if se2 <= 0.0 {
+        return if change > 0.0 { MAX_SIGNIFICANCE } else { 0.0 };
+    }
+    ((change / se2).sqrt() as f32).min(MAX_SIGNIFICANCE)
+}
+
+/// The share of a map worth applying at significance `z`: the posterior-mean shrinkage
+/// `z²/(1 + z²)` of an estimate `z` standard errors from no change, nothing below
+/// [`SIGNIFICANT`].
+fn shrink(z: f32) -> f32 {
+    if z.is_nan() || z < SIGNIFICANT {
+        return 0.0;
+    }
+    z * z / (1.0 + z * z)
 }
 
 /// Mean absolute RGB change of `colours` under `map` (at most 4096 of them, evenly spread).
@@ -319,7 +424,14 @@ mod tests {
         (0..5000)
             .map(|i| {
                 let u = [0.2 + 0.6 * rnd(), 0.2 + 0.5 * rnd(), 0.1 + 0.7 * rnd()];
-                Pair { target: change.apply(u), source: u, weight: 1.0, group: (i / 50) as u32, cell: i as u32 / 5 }
+                Pair {
+                    target: change.apply(u),
+                    source: u,
+                    weight: 1.0,
+                    position: [i as f32 / 5000.0, 0.0, 0.0],
+                    group: (i / 50) as u32,
+                    cell: i as u32 / 5,
+                }
             })
             .collect()
     }
@@ -341,6 +453,58 @@ mod tests {
     }
 
     #[test]
+    fn a_consistent_map_under_heavy_noise_is_applied() {
+        // Two captures' own Gaussians: both sides' samples carry texture noise far larger than
+        // what a map explains per sample, but every stretch of the seam finds the same map.
+        let change = ColourMap::gain_offset([0.84, 0.82, 1.12], [0.05, 0.01, 0.02]);
+        let mut rnd = lcg(11);
+        let pairs: Vec<Pair> = (0..20000)
+            .map(|i| {
+                let u = [0.2 + 0.5 * rnd(), 0.25 + 0.45 * rnd(), 0.2 + 0.5 * rnd()];
+                let mut noisy = |c: [f32; 3]| c.map(|v| v + 0.3 * (rnd() - 0.5));
+                let (s, t) = (noisy(u), noisy(u));
+                Pair {
+                    target: change.apply(t),
+                    source: s,
+                    weight: 1.0,
+                    position: [i as f32 / 20000.0, 0.0, 0.0],
+                    group: (i / 100) as u32,
+                    cell: i as u32,
+                }
+            })
+            .collect();
+        let f = fit(&pairs, &[(SampleKind::Image, &pairs)], &[ModelKind::GainOffset], &colours(&pairs)).unwrap();
+        let c = f.confidence;
+        assert!(c.explained < EXPLAINED.1, "the noise hides the change sample by sample: {c:?}");
+        assert!(c.significance > 5.0 && c.value > 0.9, "{c:?}");
+    }
+
+    #[test]
+    fn a_map_that_changes_along_the_seam_is_not_significant() {
+        // The gain drifts from one end of the seam to the other (light falling off): each
+        // stretch of the seam fits another map.
+        let mut rnd = lcg(13);
+        let n = 20000;
+        let pairs: Vec<Pair> = (0..n)
+            .map(|i| {
+                let x = i as f32 / n as f32;
+                let u = [0.2 + 0.6 * rnd(), 0.2 + 0.5 * rnd(), 0.1 + 0.7 * rnd()];
+                let g = 0.6 + 0.8 * x;
+                Pair {
+                    target: u.map(|v| v * g),
+                    source: u.map(|v| v + 0.2 * (rnd() - 0.5)),
+                    weight: 1.0,
+                    position: [x, 0.0, 0.0],
+                    group: (i / 100) as u32,
+                    cell: i as u32,
+                }
+            })
+            .collect();
+        let f = fit(&pairs, &[(SampleKind::Image, &pairs)], &[ModelKind::GainOffset], &colours(&pairs)).unwrap();
+        assert!(f.confidence.significance < SIGNIFICANT, "{:?}", f.confidence);
+    }
+
+    #[test]
     fn unrelated_colours_on_two_sides_get_no_confidence() {
         // Two materials: the source's colour has nothing to do with the target's, and differs
         // from one stretch of the seam to the next.
@@ -353,6 +517,7 @@ mod tests {
                     target: [0.8 + 0.1 * rnd(), 0.3 + 0.1 * rnd(), 0.2 + 0.1 * rnd()],
                     source: [0.2 + 0.2 * hue + 0.1 * rnd(), 0.6 - 0.2 * hue + 0.1 * rnd(), 0.2 + 0.1 * rnd()],
                     weight: 1.0,
+                    position: [i as f32 / 5000.0, 0.0, 0.0],
                     group: g,
                     cell: i as u32 / 5,
                 }

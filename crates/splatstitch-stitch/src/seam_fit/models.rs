@@ -257,7 +257,7 @@ mod tests {
                 let mut n = || (rnd() - 0.5) * 2.0 * noise;
                 let s = [u[0] + n(), u[1] + n(), u[2] + n()];
                 let t = change.apply([u[0] + n(), u[1] + n(), u[2] + n()]);
-                Pair { target: t, source: s, weight: 1.0, group: (i % 5) as u32, cell: i as u32 }
+                Pair { target: t, source: s, weight: 1.0, position: [0.0; 3], group: (i % 5) as u32, cell: i as u32 }
             })
             .collect()
     }

@@ -125,6 +125,7 @@ fn image_pairs_where(
                 target: tc.map(|v| v / wgt),
                 source: sc.map(|v| v / wgt),
                 weight: wgt,
+                position: (p / wgt).to_array(),
                 group: block_of(p / wgt, BLOCK * diagonal),
                 cell: (view * cells_per_view + (y / cell) * cells_x + x / cell) as u32,
             });
@@ -151,6 +152,7 @@ pub fn point_pairs(target: &GaussianCloud, source: &GaussianCloud, diagonal: f32
             target: *tc,
             source: s[row],
             weight: 1.0,
+            position: dense[row],
             group: block_of(Vec3::from(dense[row]), BLOCK * diagonal),
             // Image cells count up from 0; point cells from the top, so both can be mixed.
             cell: u32::MAX - block_of(Vec3::from(dense[row]), CELL_VOXEL * diagonal) / 2,

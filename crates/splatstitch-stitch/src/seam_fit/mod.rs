@@ -205,12 +205,7 @@ pub fn fit(
     let moves = mean_move(&map, target_colours);
     let fold_maps: Vec<ColourMap> = {
         let set_folds = slabs(set);
-        (0..FOLDS as u8)
-            .filter_map(|f| {
-                let rest: Vec<Pair> = set.iter().zip(&set_folds).filter(|(_, k)| **k != f).map(|(p, _)| *p).collect();
-                models::fit(chosen.model, &rest)
-            })
-            .collect()
+        (0..FOLDS as u8).filter_map(|f| models::fit(chosen.model, &outside_fold(set, &set_folds, f))).collect()
     };
     let significance = significance(&map, &fold_maps, target_colours);
     // Significance vouches for a map only where it helps on held-out blocks at all and makes a
@@ -232,6 +227,16 @@ pub fn fit(
         pairs: set.len(),
         evaluated_on: evaluate.len(),
     })
+}
+
+/// The pairs not in fold `fold`.
+fn outside_fold(pairs: &[Pair], folds: &[u8], fold: u8) -> Vec<Pair> {
+    pairs.iter().zip(folds).filter(|(_, k)| **k != fold).map(|(p, _)| *p).collect()
+}
+
+/// At most 4096 of `colours`, evenly spread (the colours a map's effect is measured on).
+fn colour_sample(colours: &[[f32; 3]]) -> impl Iterator<Item = &[f32; 3]> {
+    colours.iter().step_by((colours.len() / 4096).max(1))
 }
 
 /// Folds of contiguous stretches: equal-weight slabs along the pairs' principal axis.
@@ -277,9 +282,8 @@ fn significance(map: &ColourMap, fold_maps: &[ColourMap], colours: &[[f32; 3]]) 
     if k < 2 {
         return 0.0;
     }
-    let step = (colours.len() / 4096).max(1);
     let (mut change, mut spread) = (0f64, 0f64);
-    for c in colours.iter().step_by(step) {
+    for c in colour_sample(colours) {
         let m = map.apply(*c);
         for ch in 0..3 {
             change += ((m[ch] - c[ch]) as f64).powi(2);
@@ -310,9 +314,8 @@ fn shrink(z: f32) -> f32 {
 
 /// Mean absolute RGB change of `colours` under `map` (at most 4096 of them, evenly spread).
 fn mean_move(map: &ColourMap, colours: &[[f32; 3]]) -> f32 {
-    let step = (colours.len() / 4096).max(1);
     let (mut sum, mut n) = (0f64, 0usize);
-    for c in colours.iter().step_by(step) {
+    for c in colour_sample(colours) {
         let m = map.apply(*c);
         sum += ((m[0] - c[0]).abs() + (m[1] - c[1]).abs() + (m[2] - c[2]).abs()) as f64 / 3.0;
         n += 1;
@@ -357,8 +360,7 @@ fn held_out_error(
         if held.is_empty() {
             continue;
         }
-        let rest: Vec<Pair> = train.iter().zip(train_folds).filter(|(_, k)| **k != f).map(|(p, _)| *p).collect();
-        let map = fit(&rest)?;
+        let map = fit(&outside_fold(train, train_folds, f))?;
         cells.extend(cell_errors(&map, &held));
     }
     trimmed_mean(cells)
@@ -418,20 +420,25 @@ mod tests {
         pairs.iter().map(|p| p.target).collect()
     }
 
+    /// Correspondence `i` of `n`, laid along a seam on the x axis.
+    fn along_seam(i: usize, n: usize, target: [f32; 3], source: [f32; 3], per_group: usize, per_cell: usize) -> Pair {
+        Pair {
+            target,
+            source,
+            weight: 1.0,
+            position: [i as f32 / n as f32, 0.0, 0.0],
+            group: (i / per_group) as u32,
+            cell: (i / per_cell) as u32,
+        }
+    }
+
     /// A textured overlap seen by both layers, the target's colours changed by `change`.
     fn overlap(change: &ColourMap) -> Vec<Pair> {
         let mut rnd = lcg(7);
         (0..5000)
             .map(|i| {
                 let u = [0.2 + 0.6 * rnd(), 0.2 + 0.5 * rnd(), 0.1 + 0.7 * rnd()];
-                Pair {
-                    target: change.apply(u),
-                    source: u,
-                    weight: 1.0,
-                    position: [i as f32 / 5000.0, 0.0, 0.0],
-                    group: (i / 50) as u32,
-                    cell: i as u32 / 5,
-                }
+                along_seam(i, 5000, change.apply(u), u, 50, 5)
             })
             .collect()
     }
@@ -463,14 +470,7 @@ mod tests {
                 let u = [0.2 + 0.5 * rnd(), 0.25 + 0.45 * rnd(), 0.2 + 0.5 * rnd()];
                 let mut noisy = |c: [f32; 3]| c.map(|v| v + 0.3 * (rnd() - 0.5));
                 let (s, t) = (noisy(u), noisy(u));
-                Pair {
-                    target: change.apply(t),
-                    source: s,
-                    weight: 1.0,
-                    position: [i as f32 / 20000.0, 0.0, 0.0],
-                    group: (i / 100) as u32,
-                    cell: i as u32,
-                }
+                along_seam(i, 20000, change.apply(t), s, 100, 1)
             })
             .collect();
         let f = fit(&pairs, &[(SampleKind::Image, &pairs)], &[ModelKind::GainOffset], &colours(&pairs)).unwrap();
@@ -490,14 +490,7 @@ mod tests {
                 let x = i as f32 / n as f32;
                 let u = [0.2 + 0.6 * rnd(), 0.2 + 0.5 * rnd(), 0.1 + 0.7 * rnd()];
                 let g = 0.6 + 0.8 * x;
-                Pair {
-                    target: u.map(|v| v * g),
-                    source: u.map(|v| v + 0.2 * (rnd() - 0.5)),
-                    weight: 1.0,
-                    position: [x, 0.0, 0.0],
-                    group: (i / 100) as u32,
-                    cell: i as u32,
-                }
+                along_seam(i, n, u.map(|v| v * g), u.map(|v| v + 0.2 * (rnd() - 0.5)), 100, 1)
             })
             .collect();
         let f = fit(&pairs, &[(SampleKind::Image, &pairs)], &[ModelKind::GainOffset], &colours(&pairs)).unwrap();

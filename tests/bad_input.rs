@@ -154,6 +154,26 @@ fn malformed_splat_spz_and_compressed_files_get_clear_errors() {
     assert!(err.contains("unsupported version 9"), "{err}");
     let err = info_fails(&write(dir.path(), "junk.spz", b"\x1f\x8bnot really gzip"), &[]);
     assert!(err.contains("SPZ"), "{err}");
+    // Version 4, what `convert` writes by default: header, table of contents, zstd frames.
+    assert_eq!(spz[4..8], 4u32.to_le_bytes());
+    let mut sizes = spz.clone();
+    sizes[32 + 8] ^= 1; // the positions stream's uncompressed size
+    let err = info_fails(&write(dir.path(), "sizes.spz", &sizes), &[]);
+    assert!(err.contains("positions stream holds"), "{err}");
+    let mut streams = spz.clone();
+    streams[15] = 3;
+    let err = info_fails(&write(dir.path(), "streams.spz", &streams), &[]);
+    assert!(err.contains("3 streams"), "{err}");
+    let mut toc = spz.clone();
+    toc[16..20].copy_from_slice(&u32::MAX.to_le_bytes());
+    let err = info_fails(&write(dir.path(), "toc.spz", &toc), &[]);
+    assert!(err.contains("table of contents"), "{err}");
+    let mut frame = spz.clone();
+    frame[32 + 6 * 16..32 + 6 * 16 + 4].fill(0); // the first frame's magic number
+    let err = info_fails(&write(dir.path(), "frame.spz", &frame), &[]);
+    assert!(err.contains("corrupt positions stream"), "{err}");
+    let err = info_fails(&write(dir.path(), "short4.spz", &spz[..24]), &[]);
+    assert!(err.contains("32-byte"), "{err}");
 
     let comp = std::fs::read(data("guitar_91k_sh0.compressed.ply")).unwrap();
     // Fewer chunks declared than stored: the rows no longer add up to the body.
@@ -202,7 +222,7 @@ fn convert_rejects_bad_arguments_without_writing() {
         vec!["--translate", "a,b,c"],
         vec!["--crop-min", "0,0,0"],
         vec!["--sh-degree", "4"],
-        vec!["--spz-version", "4"],
+        vec!["--spz-version", "5"],
     ] {
         let o = bin().arg("convert").arg(data("fruit_drops_5k_sh3.ply")).arg(&out).args(&args).output().unwrap();
         assert_eq!(o.status.code(), Some(2), "{args:?}");

@@ -63,7 +63,7 @@ fn splat_and_ply_of_the_same_capture_agree() {
 #[test]
 fn spz_and_ply_of_the_same_capture_load_to_the_same_coordinates() {
     let ply = load(&data("flowers_93k_sh2.ply"));
-    for version in [2, 3] {
+    for version in [2, 3, 4] {
         let opts = SaveOptions { spz_version: version, ..Default::default() };
         let bytes = formats::encode(&ply, Format::Spz, &opts).unwrap();
         let spz = formats::decode(&bytes, Format::Spz, &Default::default()).unwrap().cloud;
@@ -238,4 +238,22 @@ fn info_json_reports_the_capture() {
     let text = run_ok(bin().arg("info").arg(data("guitar_91k_sh0.compressed.ply")));
     let text = String::from_utf8(text.stdout).unwrap();
     assert!(text.contains("90854") && text.contains("compressed.ply"), "{text}");
+}
+
+#[test]
+fn gltf_files_of_a_capture_load_to_the_same_gaussians() {
+    // .glb, and .gltf with its buffer written beside it as <name>.bin, through save and load.
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["fruit_drops_5k_sh3.ply", "flowers_27k_sh2.ply"] {
+        let ply = load(&data(name));
+        for file in ["c.glb", "c.gltf"] {
+            let path = dir.path().join(file);
+            formats::save(&path, &ply, &SaveOptions::default()).unwrap();
+            let back = formats::load(&path, &Default::default()).unwrap();
+            assert_eq!(back.format.name(), &file[2..]);
+            let d = diff(&ply, &back.cloud);
+            assert!(d.position == 0.0 && d.sh == 0.0 && d.rotation < 1e-6 && d.log_scale < 1e-5, "{file}: {d:?}");
+        }
+        assert!(dir.path().join("c.bin").exists(), "the .gltf's buffer lies beside it");
+    }
 }

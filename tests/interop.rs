@@ -59,8 +59,8 @@ fn quantized_files_we_write_decode_the_same_in_splat_transform() {
     let d = diff(&load(&ours), &load(&theirs));
     eprintln!("compressed.ply: {d:?}");
     assert!(d.position < 1e-6 && d.rotation < 1e-6 && d.log_scale < 1e-5 && d.sh < 1e-5 && d.opacity < 1e-4, "{d:?}");
-    // .spz v3 and v2: its reader leaves the RUB axes unconverted, so flip its result.
-    for v in ["2", "3"] {
+    // .spz v4, v3 and v2: its reader leaves the RUB axes unconverted, so flip its result.
+    for v in ["2", "3", "4"] {
         let ours = dir.path().join(format!("ours{v}.spz"));
         convert(&src, &ours, &["--spz-version", v]);
         let theirs = dir.path().join(format!("theirs_spz{v}.ply"));
@@ -86,11 +86,21 @@ fn quantized_files_we_write_decode_the_same_in_splat_transform() {
 fn our_conversions_of_its_formats_match_its_own() {
     let Some(tool) = splat_transform() else { return };
     let dir = tempfile::tempdir().unwrap();
-    // An .spz written by splat-transform itself (version 3).
-    let spz = dir.path().join("flowers.spz");
-    st(&tool, &data("flowers_27k_sh2.ply"), &["--spz-version", "3"], &spz);
-    let cases: Vec<(PathBuf, bool)> =
-        vec![(data("guitar_91k_sh0.compressed.ply"), false), (data("plant_114k_sh0.splat"), false), (spz, true)];
+    // .spz files written by splat-transform itself: version 3, and its default (version 4) at
+    // SH degree 2 and 0 (five streams).
+    let spz3 = dir.path().join("flowers3.spz");
+    st(&tool, &data("flowers_27k_sh2.ply"), &["--spz-version", "3"], &spz3);
+    let spz4 = dir.path().join("flowers4.spz");
+    st(&tool, &data("flowers_27k_sh2.ply"), &[], &spz4);
+    let spz4_sh0 = dir.path().join("guitar4.spz");
+    st(&tool, &data("guitar_91k_sh0.compressed.ply"), &[], &spz4_sh0);
+    let cases: Vec<(PathBuf, bool)> = vec![
+        (data("guitar_91k_sh0.compressed.ply"), false),
+        (data("plant_114k_sh0.splat"), false),
+        (spz3, true),
+        (spz4, true),
+        (spz4_sh0, true),
+    ];
     for (input, rub) in cases {
         let ours = dir.path().join("ours.ply");
         let theirs = dir.path().join("theirs.ply");
@@ -150,4 +160,34 @@ fn our_transform_equals_its_scale_rotate_translate() {
 fn parse3(s: &str) -> [f32; 3] {
     let v: Vec<f32> = s.split(',').map(|p| p.parse().unwrap()).collect();
     [v[0], v[1], v[2]]
+}
+
+#[test]
+fn glb_it_writes_reads_here_as_its_own_ply_and_ours_matches_its_layout() {
+    // splat-transform 3.7.0 writes .glb but does not read it: its .glb read here must equal its
+    // own PLY of the same input, and our .glb of that input must read back as its .glb does.
+    let Some(tool) = splat_transform() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["fruit_drops_5k_sh3.ply", "flowers_27k_sh2.ply", "guitar_91k_sh0.compressed.ply"] {
+        let theirs_glb = dir.path().join("theirs.glb");
+        let theirs_ply = dir.path().join("theirs.ply");
+        st(&tool, &data(name), &[], &theirs_glb);
+        st(&tool, &data(name), &[], &theirs_ply);
+        let from_glb = dir.path().join("from_glb.ply");
+        convert(&theirs_glb, &from_glb, &[]);
+        let d = diff(&load(&from_glb), &load(&theirs_ply));
+        eprintln!("{name}: its glb here vs its ply: {d:?}");
+        assert!(
+            d.position < 1e-6 && d.rotation < 1e-6 && d.log_scale < 1e-5 && d.sh < 1e-6 && d.opacity < 1e-3,
+            "{d:?}"
+        );
+        let ours_glb = dir.path().join("ours.glb");
+        convert(&data(name), &ours_glb, &[]);
+        let d = diff(&load(&ours_glb), &load(&theirs_glb));
+        eprintln!("{name}: our glb vs its glb: {d:?}");
+        assert!(
+            d.position < 1e-6 && d.rotation < 1e-6 && d.log_scale < 1e-5 && d.sh < 1e-6 && d.opacity < 1e-3,
+            "{d:?}"
+        );
+    }
 }

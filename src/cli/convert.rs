@@ -38,8 +38,10 @@ pub struct ConvertArgs {
     /// Encoding of a .ply output.
     #[arg(long, value_enum, default_value_t)]
     pub ply_encoding: PlyEncodingArg,
-    /// SPZ version of a .spz output (2 or 3).
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(2..=3))]
+    /// SPZ version of a .spz output: 4 (zstd streams; what splat-transform and SuperSplat write
+    /// today), or 3 / 2 (gzip) for readers from before 2025.
+    #[arg(long, default_value_t = splatstitch_core::formats::spz::DEFAULT_VERSION,
+          value_parser = clap::value_parser!(u32).range(2..=4))]
     pub spz_version: u32,
     /// What to do with Gaussians holding NaN/Inf values.
     #[arg(long, value_enum, default_value_t)]

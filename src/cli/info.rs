@@ -24,6 +24,7 @@ struct InfoReport {
     file: String,
     format: &'static str,
     ply_encoding: Option<splatstitch_core::PlyEncoding>,
+    format_version: Option<u32>,
     file_bytes: u64,
     non_finite_dropped: usize,
     non_finite_kept: usize,
@@ -49,6 +50,7 @@ pub fn run(args: InfoArgs) -> anyhow::Result<()> {
         file: args.file.display().to_string(),
         format: loaded.format.name(),
         ply_encoding: loaded.ply_encoding,
+        format_version: loaded.format_version,
         file_bytes,
         non_finite_dropped: loaded.non_finite_dropped,
         non_finite_kept: loaded.non_finite_kept,
@@ -59,7 +61,10 @@ pub fn run(args: InfoArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let s = &report.stats;
-    let enc = report.ply_encoding.map(|e| format!(" ({})", serde_json::to_value(e).unwrap().as_str().unwrap_or("")));
+    let enc = report
+        .ply_encoding
+        .map(|e| format!(" ({})", serde_json::to_value(e).unwrap().as_str().unwrap_or("")))
+        .or(report.format_version.map(|v| format!(" (version {v})")));
     println!("file:         {} ({} bytes)", report.file, report.file_bytes);
     println!("format:       {}{}", report.format, enc.unwrap_or_default());
     println!("gaussians:    {}", s.count);

@@ -19,7 +19,7 @@ use splatstitch_core::{LoadOptions, NonFinitePolicy, PlyEncoding};
     long_about = "splatstitch loads captured 3D Gaussian Splatting scenes, cuts and places parts of \
 them, and blends their appearance across the seams (3D Gaussian Stitching, Gao et al., CVPR 2025).\n\n\
 Formats, chosen by extension: .ply (standard 3DGS, binary or ASCII), .compressed.ply (SuperSplat), \
-.splat (antimatter15), .spz (Niantic, versions 2 and 3).",
+.splat (antimatter15), .spz (Niantic, versions 2 to 4), .glb / .gltf (glTF 2.0 with KHR_gaussian_splatting).",
     after_help = "Examples:\n  splatstitch info assets/flowers_27k_sh2.ply\n  \
 splatstitch convert scene.spz scene.ply --rotate-deg 180,0,0\n  \
 splatstitch convert big.ply part.compressed.ply --crop-min -1,-1,-1 --crop-max 1,1,1 --sh-degree 1\n  \

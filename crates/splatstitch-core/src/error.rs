@@ -33,7 +33,7 @@ pub enum FormatError {
     NonFinite { count: usize, first: usize },
     #[error("invalid {format} data: {reason}")]
     Invalid { format: &'static str, reason: String },
-    #[error("unknown file extension for `{0}`: expected .ply, .compressed.ply, .splat or .spz")]
+    #[error("unknown file extension for `{0}`: expected .ply, .compressed.ply, .splat, .spz, .glb or .gltf")]
     UnknownExtension(String),
     #[error("cannot write: {0}")]
     CannotWrite(String),

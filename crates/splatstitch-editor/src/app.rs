@@ -1028,8 +1028,9 @@ impl EditorApp {
                         ui.close();
                     }
                     if ui.button("Add layer…").clicked() {
-                        if let Some(ps) =
-                            rfd::FileDialog::new().add_filter("splats", &["ply", "splat", "spz"]).pick_files()
+                        if let Some(ps) = rfd::FileDialog::new()
+                            .add_filter("splats", splatstitch_core::formats::EXTENSIONS)
+                            .pick_files()
                         {
                             self.add_files(ps);
                         }
@@ -1050,6 +1051,8 @@ impl EditorApp {
                             .add_filter("compressed PLY", &["compressed.ply"])
                             .add_filter("splat", &["splat"])
                             .add_filter("spz", &["spz"])
+                            .add_filter("glTF (binary)", &["glb"])
+                            .add_filter("glTF", &["gltf"])
                             .set_file_name("composite.ply")
                             .save_file()
                         {
@@ -1121,7 +1124,8 @@ impl EditorApp {
             ui.heading("Layers");
             ui.horizontal(|ui| {
                 if ui.button("Add…").on_hover_text("Add captures (or drop files on the window)").clicked()
-                    && let Some(ps) = rfd::FileDialog::new().add_filter("splats", &["ply", "splat", "spz"]).pick_files()
+                    && let Some(ps) =
+                        rfd::FileDialog::new().add_filter("splats", splatstitch_core::formats::EXTENSIONS).pick_files()
                 {
                     self.add_files(ps);
                 }
@@ -1174,7 +1178,7 @@ impl EditorApp {
                 self.set_role(i, r);
             }
             if self.doc.layers.is_empty() {
-                ui.weak("Drop .ply / .splat / .spz files or a job (.toml) here.");
+                ui.weak("Drop .ply / .splat / .spz / .glb / .gltf files or a job (.toml) here.");
             }
         });
     }

@@ -4,6 +4,7 @@
 //! against the bytes that are actually there before allocating by it.
 
 pub mod compressed_ply;
+pub mod gltf;
 pub mod ply;
 pub mod ply_header;
 pub mod splat;
@@ -26,10 +27,19 @@ pub enum Format {
     /// antimatter15 `.splat`: 32 bytes per Gaussian, no SH.
     #[serde(rename = "splat")]
     Splat,
-    /// Niantic `.spz`: gzip-compressed, quantized.
+    /// Niantic `.spz`: quantized; gzip-compressed (v2, v3) or zstd per attribute (v4).
     #[serde(rename = "spz")]
     Spz,
+    /// glTF 2.0 binary with `KHR_gaussian_splatting`.
+    #[serde(rename = "glb")]
+    Glb,
+    /// glTF 2.0 JSON with `KHR_gaussian_splatting`, its buffer beside it.
+    #[serde(rename = "gltf")]
+    Gltf,
 }
+
+/// The file name extensions of every format (for open and save dialogs).
+pub const EXTENSIONS: &[&str] = &["ply", "splat", "spz", "glb", "gltf"];
 
 impl Format {
     pub fn from_path(path: &Path) -> Result<Format> {
@@ -42,6 +52,10 @@ impl Format {
             Ok(Format::Splat)
         } else if name.ends_with(".spz") {
             Ok(Format::Spz)
+        } else if name.ends_with(".glb") {
+            Ok(Format::Glb)
+        } else if name.ends_with(".gltf") {
+            Ok(Format::Gltf)
         } else {
             Err(FormatError::UnknownExtension(path.display().to_string()))
         }
@@ -53,6 +67,8 @@ impl Format {
             Format::CompressedPly => "compressed.ply",
             Format::Splat => "splat",
             Format::Spz => "spz",
+            Format::Glb => "glb",
+            Format::Gltf => "gltf",
         }
     }
 
@@ -95,13 +111,13 @@ pub struct LoadOptions {
 #[derive(Debug, Clone)]
 pub struct SaveOptions {
     pub ply_encoding: PlyEncoding,
-    /// SPZ version to write (2 or 3).
+    /// SPZ version to write (2, 3 or 4; [`spz::DEFAULT_VERSION`] unless told).
     pub spz_version: u32,
 }
 
 impl Default for SaveOptions {
     fn default() -> Self {
-        Self { ply_encoding: PlyEncoding::BinaryLittleEndian, spz_version: 3 }
+        Self { ply_encoding: PlyEncoding::BinaryLittleEndian, spz_version: spz::DEFAULT_VERSION }
     }
 }
 
@@ -112,22 +128,39 @@ pub struct Loaded {
     pub format: Format,
     /// For standard PLY, the encoding it was stored in.
     pub ply_encoding: Option<PlyEncoding>,
+    /// For versioned formats (SPZ), the version it was stored in.
+    pub format_version: Option<u32>,
     /// Gaussians removed for NaN/Inf values.
     pub non_finite_dropped: usize,
     /// Gaussians kept despite NaN/Inf values (`NonFinitePolicy::Keep`).
     pub non_finite_kept: usize,
 }
 
-/// Decodes bytes in the given format; the entry point of the fuzz targets.
+/// Decodes bytes in the given format; the entry point of the fuzz targets. A `.gltf` whose
+/// buffer lies in a file beside it needs [`load`] (or [`decode_beside`]).
 pub fn decode(bytes: &[u8], format: Format, opts: &LoadOptions) -> Result<Loaded> {
-    let (mut cloud, ply_encoding) = match format {
+    decode_beside(bytes, format, opts, None)
+}
+
+/// [`decode`], with the files a `.gltf` names by relative URI read by `resolve`.
+pub fn decode_beside(
+    bytes: &[u8],
+    format: Format,
+    opts: &LoadOptions,
+    resolve: Option<gltf::ResolveUri>,
+) -> Result<Loaded> {
+    let (mut cloud, ply_encoding, format_version) = match format {
         Format::Ply => {
             let (c, e) = ply::decode(bytes)?;
-            (c, Some(e))
+            (c, Some(e), None)
         }
-        Format::CompressedPly => (compressed_ply::decode(bytes)?, None),
-        Format::Splat => (splat::decode(bytes)?, None),
-        Format::Spz => (spz::decode(bytes)?, None),
+        Format::CompressedPly => (compressed_ply::decode(bytes)?, None, None),
+        Format::Splat => (splat::decode(bytes)?, None, None),
+        Format::Spz => {
+            let (c, v) = spz::decode(bytes)?;
+            (c, None, Some(v))
+        }
+        Format::Glb | Format::Gltf => (gltf::decode(bytes, resolve)?, None, None),
     };
     let bad = cloud.non_finite_indices();
     let (mut dropped, mut kept) = (0, 0);
@@ -146,7 +179,7 @@ pub fn decode(bytes: &[u8], format: Format, opts: &LoadOptions) -> Result<Loaded
         }
     }
     debug_assert!(cloud.is_consistent());
-    Ok(Loaded { cloud, format, ply_encoding, non_finite_dropped: dropped, non_finite_kept: kept })
+    Ok(Loaded { cloud, format, ply_encoding, format_version, non_finite_dropped: dropped, non_finite_kept: kept })
 }
 
 /// Loads a splat file, choosing the format by extension.
@@ -154,7 +187,19 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, LoadError> {
     let wrap = |e| LoadError::new(path, e);
     let format = Format::from_path(path).map_err(wrap)?;
     let bytes = read_file(path).map_err(|e| wrap(FormatError::Io(e)))?;
-    let loaded = decode(&bytes, format, opts).map_err(wrap)?;
+    let folder = path.parent().unwrap_or(Path::new("."));
+    let beside = |uri: &str| -> Result<Vec<u8>> {
+        let relative = Path::new(uri);
+        if relative.is_absolute() || relative.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+            return Err(FormatError::Invalid {
+                format: "glTF",
+                reason: format!("buffer `{uri}` is not a file beside the .gltf (absolute or outside its folder)"),
+            });
+        }
+        std::fs::read(folder.join(relative))
+            .map_err(|e| FormatError::Invalid { format: "glTF", reason: format!("buffer `{uri}`: {e}") })
+    };
+    let loaded = decode_beside(&bytes, format, opts, Some(&beside)).map_err(wrap)?;
     if loaded.non_finite_dropped > 0 {
         tracing::warn!(
             "{}: dropped {} Gaussians with NaN or infinite values",
@@ -184,6 +229,8 @@ pub fn encode(cloud: &GaussianCloud, format: Format, opts: &SaveOptions) -> Resu
         Format::CompressedPly => compressed_ply::encode(cloud),
         Format::Splat => splat::encode(cloud),
         Format::Spz => spz::encode(cloud, opts.spz_version),
+        Format::Glb => gltf::encode_glb(cloud),
+        Format::Gltf => gltf::encode_gltf(cloud, &gltf::BufferPlacement::Inline).map(|(json, _)| json),
     }
 }
 
@@ -194,6 +241,9 @@ pub fn save(path: &Path, cloud: &GaussianCloud, opts: &SaveOptions) -> Result<()
     let format = Format::from_path(path).map_err(wrap)?;
     if !cloud.is_consistent() {
         return Err(wrap(FormatError::CannotWrite("cloud columns have different lengths".into())));
+    }
+    if format == Format::Gltf {
+        return save_gltf(path, cloud).map_err(wrap);
     }
     let mut failure = None;
     let io = write_atomically_with(path, |w| {
@@ -215,6 +265,17 @@ pub fn save(path: &Path, cloud: &GaussianCloud, opts: &SaveOptions) -> Result<()
         (None, Err(e)) => Err(wrap(FormatError::Io(e))),
         (None, Ok(())) => Ok(()),
     }
+}
+
+/// A `.gltf` and its buffer as `<name>.bin` beside it (the buffer first, so the JSON never
+/// names a buffer that is not there).
+fn save_gltf(path: &Path, cloud: &GaussianCloud) -> Result<()> {
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("splats");
+    let bin_name = format!("{stem}.bin");
+    let (json, bin) = gltf::encode_gltf(cloud, &gltf::BufferPlacement::Beside(&bin_name))?;
+    write_atomically(&path.with_file_name(&bin_name), &bin)?;
+    write_atomically(path, &json)?;
+    Ok(())
 }
 
 /// Writes `bytes` to `path` via a temporary sibling file and a rename.
@@ -245,6 +306,37 @@ pub fn write_atomically_with(
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Sign of each SH coefficient under the 180° turn about z, `(x, y, z) ↦ (−x, −y, z)`:
+/// `(−1)^(power of x + power of y)`.
+const FLIP_Z_SH_SIGN: [f32; 16] = [1., -1., 1., -1., 1., -1., 1., -1., 1., -1., 1., -1., 1., -1., 1., -1.];
+
+/// 180° turn about z: PLY's right-down-front axes to glTF's (+Y up) as splat-transform turns
+/// them. Exact; [`flip_z_inverse`] undoes it bit for bit.
+pub(crate) fn flip_z(cloud: &mut GaussianCloud) {
+    turn_z(cloud, false)
+}
+
+pub(crate) fn flip_z_inverse(cloud: &mut GaussianCloud) {
+    turn_z(cloud, true)
+}
+
+fn turn_z(cloud: &mut GaussianCloud, inverse: bool) {
+    for p in &mut cloud.positions {
+        p[0] = -p[0];
+        p[1] = -p[1];
+    }
+    // (0, 0, 0, ±1) ⊗ (w, x, y, z) = ±(−z, −y, x, w)
+    for q in &mut cloud.rotations {
+        *q = if inverse { [q[3], q[2], -q[1], -q[0]] } else { [-q[3], -q[2], q[1], q[0]] };
+    }
+    let k = cloud.coeffs_per_channel();
+    for block in cloud.sh.chunks_exact_mut(k * 3) {
+        for (i, v) in block.iter_mut().enumerate() {
+            *v *= FLIP_Z_SH_SIGN[i / 3];
+        }
+    }
 }
 
 /// Sign of each SH coefficient (k = 0..16) under the 180° turn about x, `(x, y, z) ↦ (x, −y, −z)`:
@@ -305,6 +397,29 @@ mod tests {
         let r = b.rotations[0];
         assert!((glam::Quat::from_xyzw(r[1], r[2], r[3], r[0]).dot(q)).abs() > 0.999_999);
         flip_rdf_rub(&mut b);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn turn_about_z_matches_exact_sh_rotation() {
+        let mut a = GaussianCloud::with_len(1, 3);
+        for (i, v) in a.sh.iter_mut().enumerate() {
+            *v = 0.013 * i as f32 - 0.3;
+        }
+        a.rotations[0] = [0.5, -0.5, 0.5, 0.5];
+        a.positions[0] = [1.0, 2.0, 3.0];
+        let mut b = a.clone();
+        flip_z(&mut b);
+        let mut expected = a.sh.clone();
+        ShRotation::new(glam::Mat3::from_diagonal(glam::Vec3::new(-1.0, -1.0, 1.0))).apply(3, &mut expected);
+        for (x, y) in b.sh.iter().zip(&expected) {
+            assert!((x - y).abs() < 1e-6);
+        }
+        assert_eq!(b.positions[0], [-1.0, -2.0, 3.0]);
+        let q = glam::Quat::from_xyzw(0.0, 0.0, 1.0, 0.0) * glam::Quat::from_xyzw(-0.5, 0.5, 0.5, 0.5);
+        let r = b.rotations[0];
+        assert!((glam::Quat::from_xyzw(r[1], r[2], r[3], r[0]).dot(q)).abs() > 0.999_999);
+        flip_z_inverse(&mut b);
         assert_eq!(a, b);
     }
 }

@@ -26,6 +26,101 @@ struct FileResult {
     speedup_vs_splat_transform: Option<f64>,
 }
 
+/// One file written in one of the compressed exchange formats and read back, ours against
+/// splat-transform's CLI (which writes `.glb` but cannot read it).
+#[derive(serde::Serialize)]
+struct CodecResult {
+    file: String,
+    format: &'static str,
+    gaussians: usize,
+    /// Size of our output.
+    bytes: u64,
+    /// In-process encode + write, and read + decode.
+    write_s: f64,
+    load_s: f64,
+    /// Whole-process `convert` from the PLY and back to PLY.
+    convert_to_s: f64,
+    convert_from_s: f64,
+    splat_transform_to_s: Option<f64>,
+    splat_transform_from_s: Option<f64>,
+    splat_transform_bytes: Option<u64>,
+}
+
+fn measure_codec(
+    path: &Path,
+    extension: &'static str,
+    tool: Option<&Path>,
+    scratch: &Path,
+    repeat: usize,
+) -> anyhow::Result<CodecResult> {
+    let opts = LoadOptions::default();
+    let cloud = formats::load(path, &opts)?.cloud;
+    let ours = scratch.join(format!("ours.{extension}"));
+    let write = best(repeat, || Ok(formats::save(&ours, &cloud, &SaveOptions::default())?))?;
+    let load = best(repeat, || Ok(formats::load(&ours, &opts)?))?;
+    let exe = std::env::current_exe()?;
+    let convert_to = run_timed(Command::new(&exe).arg("convert").arg(path).arg(&ours), repeat)?;
+    let back = scratch.join("back.ply");
+    let convert_from = run_timed(Command::new(&exe).arg("convert").arg(&ours).arg(&back), repeat)?;
+    let (mut st_to, mut st_from, mut st_bytes) = (None, None, None);
+    if let Some(t) = tool {
+        let theirs = scratch.join(format!("theirs.{extension}"));
+        st_to =
+            Some(run_timed(Command::new(t).arg("-w").arg("-q").arg(path).arg(&theirs), repeat.min(3))?.as_secs_f64());
+        st_bytes = Some(std::fs::metadata(&theirs)?.len());
+        if extension == "spz" {
+            let theirs_back = scratch.join("theirs_back.ply");
+            st_from = Some(
+                run_timed(Command::new(t).arg("-w").arg("-q").arg(&theirs).arg(&theirs_back), repeat.min(3))?
+                    .as_secs_f64(),
+            );
+        }
+    }
+    Ok(CodecResult {
+        file: path.display().to_string(),
+        format: extension,
+        gaussians: cloud.len(),
+        bytes: std::fs::metadata(&ours)?.len(),
+        write_s: write.as_secs_f64(),
+        load_s: load.as_secs_f64(),
+        convert_to_s: convert_to.as_secs_f64(),
+        convert_from_s: convert_from.as_secs_f64(),
+        splat_transform_to_s: st_to,
+        splat_transform_from_s: st_from,
+        splat_transform_bytes: st_bytes,
+    })
+}
+
+fn print_codecs(results: &[CodecResult]) {
+    println!();
+    println!(
+        "{:<28} {:>6} {:>8} {:>8} {:>8} {:>9} {:>9} {:>10} {:>10} {:>8} {:>8}",
+        "file", "format", "MB", "write", "load", "ply→", "→ply", "st ply→", "st →ply", "st MB", "speedup"
+    );
+    println!(
+        "{:<28} {:>6} {:>8} {:>8} {:>8} {:>9} {:>9} {:>10} {:>10} {:>8} {:>8}",
+        "", "", "", "s", "s", "s", "s", "s", "s", "", "ply→ ×"
+    );
+    let opt = |v: Option<f64>| v.map_or("-".into(), |s| format!("{s:.3}"));
+    for r in results {
+        let name = Path::new(&r.file).file_name().unwrap().to_string_lossy();
+        println!(
+            "{:<28} {:>6} {:>8.2} {:>8.3} {:>8.3} {:>9.3} {:>9.3} {:>10} {:>10} {:>8} {:>8}",
+            name,
+            r.format,
+            r.bytes as f64 / 1e6,
+            r.write_s,
+            r.load_s,
+            r.convert_to_s,
+            r.convert_from_s,
+            opt(r.splat_transform_to_s),
+            opt(r.splat_transform_from_s),
+            r.splat_transform_bytes.map_or("-".into(), |b| format!("{:.2}", b as f64 / 1e6)),
+            r.splat_transform_to_s.map_or("-".into(), |t| format!("{:.1}", t / r.convert_to_s)),
+        );
+    }
+}
+
 fn run_timed(cmd: &mut Command, repeat: usize) -> anyhow::Result<Duration> {
     best(repeat, || {
         let out = cmd.output().with_context(|| format!("starting {cmd:?}"))?;
@@ -125,8 +220,17 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
             r.speedup_vs_splat_transform.map_or("-".into(), |s| format!("{s:.1}")),
         );
     }
+    let mut codecs = Vec::new();
+    for f in &files {
+        for extension in ["spz", "glb"] {
+            eprintln!("measuring {} as .{extension}...", f.display());
+            codecs.push(measure_codec(f, extension, tool.as_deref(), scratch.path(), a.repeat)?);
+        }
+    }
+    print_codecs(&codecs);
     if let Some(p) = &a.json {
-        formats::write_atomically(p, serde_json::to_string_pretty(&results)?.as_bytes())
+        let all = serde_json::json!({ "ply": results, "codecs": codecs });
+        formats::write_atomically(p, serde_json::to_string_pretty(&all)?.as_bytes())
             .with_context(|| p.display().to_string())?;
     }
     Ok(())

@@ -1,0 +1,16 @@
+//! Fuzzes the glTF reader (.glb, and .gltf JSON with inline buffers): any bytes must decode or fail
+//! with an error, never panic, hang or allocate by an unchecked count; whatever decodes must
+//! encode and decode again.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use splatstitch_core::formats::{decode, encode, Format, LoadOptions, NonFinitePolicy, SaveOptions};
+
+fuzz_target!(|data: &[u8]| {
+    let opts = LoadOptions { non_finite: NonFinitePolicy::Keep };
+    if let Ok(loaded) = decode(data, Format::Glb, &opts)
+        && let Ok(bytes) = encode(&loaded.cloud, Format::Glb, &SaveOptions::default())
+    {
+        decode(&bytes, Format::Glb, &opts).expect("our own output must decode");
+    }
+});

@@ -437,7 +437,8 @@ fn build(cloud: &GaussianCloud, placement: &BufferPlacement) -> Result<(Vec<u8>,
         ..Default::default()
     };
     let mut attributes = BTreeMap::new();
-    let mut push = |doc: &mut Document, name: String, kind: &str, values: Vec<f32>, bounds: bool| {
+    // `bytes`: the values are in 0..=1 and stored as normalized unsigned bytes.
+    let mut push = |doc: &mut Document, name: String, kind: &str, values: Vec<f32>, bounds: bool, bytes: bool| {
         let width = match kind {
             "SCALAR" => 1,
             "VEC3" => 3,
@@ -455,7 +456,12 @@ fn build(cloud: &GaussianCloud, placement: &BufferPlacement) -> Result<(Vec<u8>,
             (None, None)
         };
         let offset = bin.len() as u64;
-        bin.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+        if bytes {
+            bin.extend(values.iter().map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8));
+            bin.resize(bin.len().div_ceil(4) * 4, 0);
+        } else {
+            bin.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+        }
         doc.buffer_views.push(BufferView {
             buffer: 0,
             byte_offset: offset,
@@ -465,7 +471,8 @@ fn build(cloud: &GaussianCloud, placement: &BufferPlacement) -> Result<(Vec<u8>,
         });
         doc.accessors.push(Accessor {
             buffer_view: Some(doc.buffer_views.len() - 1),
-            component_type: FLOAT,
+            component_type: if bytes { 5121 } else { FLOAT },
+            normalized: bytes,
             count: n as u64,
             kind: kind.into(),
             min: min.filter(|_| n > 0),
@@ -474,9 +481,8 @@ fn build(cloud: &GaussianCloud, placement: &BufferPlacement) -> Result<(Vec<u8>,
         });
         attributes.insert(name, doc.accessors.len() - 1);
     };
-    push(&mut doc, "POSITION".into(), "VEC3", c.positions.iter().flatten().copied().collect(), true);
-    // Display colour and alpha for viewers without the extension, as 8-bit would lose the
-    // values' precision: floats in 0..=1.
+    push(&mut doc, "POSITION".into(), "VEC3", c.positions.iter().flatten().copied().collect(), true, false);
+    // Display colour and alpha for viewers without the extension (8 bits, as splat-transform).
     let colour = (0..n)
         .flat_map(|i| {
             let dc = &c.sh[i * k * 3..i * k * 3 + 3];
@@ -484,7 +490,7 @@ fn build(cloud: &GaussianCloud, placement: &BufferPlacement) -> Result<(Vec<u8>,
             [dc[0], dc[1], dc[2]].map(|v| (v * SH_C0 + 0.5).clamp(0.0, 1.0)).into_iter().chain([a])
         })
         .collect();
-    push(&mut doc, "COLOR_0".into(), "VEC4", colour, false);
+    push(&mut doc, "COLOR_0".into(), "VEC4", colour, false, true);
     let rotations = c
         .rotations
         .iter()
@@ -494,20 +500,16 @@ fn build(cloud: &GaussianCloud, placement: &BufferPlacement) -> Result<(Vec<u8>,
             [x, y, z, w]
         })
         .collect();
-    push(&mut doc, format!("{EXTENSION}:ROTATION"), "VEC4", rotations, false);
-    push(
-        &mut doc,
-        format!("{EXTENSION}:SCALE"),
-        "VEC3",
-        c.log_scales.iter().flatten().map(|s| s.exp()).collect(),
-        false,
-    );
-    push(&mut doc, format!("{EXTENSION}:OPACITY"), "SCALAR", c.opacities.iter().map(|o| sigmoid(*o)).collect(), false);
+    push(&mut doc, format!("{EXTENSION}:ROTATION"), "VEC4", rotations, false, false);
+    let scales = c.log_scales.iter().flatten().map(|s| s.exp()).collect();
+    push(&mut doc, format!("{EXTENSION}:SCALE"), "VEC3", scales, false, false);
+    let opacities = c.opacities.iter().map(|o| sigmoid(*o)).collect();
+    push(&mut doc, format!("{EXTENSION}:OPACITY"), "SCALAR", opacities, false, false);
     for j in 0..k {
         let degree = (j as f32).sqrt() as u32;
         let coef = j as u32 - degree * degree;
         let values = (0..n).flat_map(|i| c.sh[(i * k + j) * 3..(i * k + j) * 3 + 3].to_vec()).collect();
-        push(&mut doc, format!("{EXTENSION}:SH_DEGREE_{degree}_COEF_{coef}"), "VEC3", values, false);
+        push(&mut doc, format!("{EXTENSION}:SH_DEGREE_{degree}_COEF_{coef}"), "VEC3", values, false, false);
     }
     let extension = serde_json::json!({
         "kernel": "ellipse",

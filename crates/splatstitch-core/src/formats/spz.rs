@@ -28,8 +28,9 @@ const COLOR_SCALE: f32 = 0.15;
 const MAX_DEFLATE_RATIO: u64 = 1040;
 /// Nor can zstd by more than 32768:1 (a 4-byte run-length block for 128 KiB), plus a frame header.
 const MAX_ZSTD_RATIO: u64 = 32_768;
-/// The reference writer's level.
-const ZSTD_LEVEL: i32 = 12;
+/// Measured on flowers_93k: level 6 writes 1.93 MB in 0.09 s, the reference writer's level 12
+/// 1.89 MB in 0.32 s (on a 2M SH3 cloud 3.3 s against 24.6 s): 2 % larger, 4–7× faster.
+const ZSTD_LEVEL: i32 = 6;
 const STREAM_NAMES: [&str; 6] = ["positions", "alphas", "colours", "scales", "rotations", "SH"];
 
 fn invalid(reason: impl Into<String>) -> FormatError {

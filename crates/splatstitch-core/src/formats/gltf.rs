@@ -358,14 +358,10 @@ fn read_accessor(doc: &Document, buffers: &[std::borrow::Cow<[u8]>], index: usiz
         5125 | FLOAT => 4,
         other => return Err(invalid(format!("{name} has component type {other}"))),
     };
-    let Some(view) = a.buffer_view else {
-        // No view: all zeros (glTF's sparse-free default).
-        let count = usize::try_from(a.count).map_err(|_| invalid(format!("{name}: count {}", a.count)))?;
-        if count > 1 << 28 {
-            return Err(invalid(format!("{name} declares {count} values and no data")));
-        }
-        return Ok(vec![0.0; count * width]);
-    };
+    // An accessor without a view is all zeros (or sparse): no splat attribute is stored so, and
+    // trusting its count would allocate by it.
+    let view =
+        a.buffer_view.ok_or_else(|| invalid(format!("{name} has no buffer view (sparse accessors are not read)")))?;
     let v = doc
         .buffer_views
         .get(view)
@@ -658,6 +654,7 @@ mod tests {
             (text.replace("\"version\":\"2.0\"", "\"version\":\"1.0\""), "version 1.0"),
             (text.replace("\"count\":8", "\"count\":80000000"), "absurd"),
             (text.replace("\"VEC4\"", "\"MAT4\""), "type MAT4"),
+            (text.replacen("\"bufferView\":0,", "", 1), "no buffer view"),
             (text[..text.len() / 2].to_string(), "JSON"),
         ] {
             let err = decode(bad.as_bytes(), None).unwrap_err().to_string();

@@ -85,6 +85,23 @@ pub fn progress_bar(len: u64, template: &str, quiet: bool) -> indicatif::Progres
     bar
 }
 
+/// A flag that Ctrl-C (and SIGTERM, as `scancel` sends) raises so work stops between steps and
+/// writes nothing; `on_first` runs on that first signal (e.g. passing it on to children). A
+/// second signal exits at once with status 130.
+pub fn cancel_on_interrupt(on_first: impl Fn() + Send + 'static) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let cancel = std::sync::Arc::new(AtomicBool::new(false));
+    let flag = cancel.clone();
+    // Fails only when a handler is already installed in this process, which then serves.
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        on_first();
+    });
+    cancel
+}
+
 /// A command line that cannot be carried out as given (exit code 2, like a bad argument).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]

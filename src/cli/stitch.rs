@@ -9,8 +9,6 @@ use splatstitch_stitch::compose::Composite;
 use splatstitch_stitch::run::{Evaluation, RunOptions, Stage, render_views};
 use splatstitch_stitch::{BackendChoice, Job, run};
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 #[derive(ValueEnum, Clone, Copy, Debug, Default)]
 pub enum Backend {
@@ -78,14 +76,7 @@ pub fn parse_key_value(s: &str) -> Result<(String, String), String> {
 
 pub fn run_stitch(a: StitchArgs, quiet: bool) -> anyhow::Result<()> {
     let job = Job::load_with_overrides(&a.job, &a.set)?;
-    let cancel = Arc::new(AtomicBool::new(false));
-    let flag = cancel.clone();
-    // A second Ctrl-C while stopping is left to the default handler's successor: we just exit.
-    let _ = ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-    });
+    let cancel = crate::cli::cancel_on_interrupt(|| {});
     let bar = crate::cli::progress_bar(1000, "{spinner} [{elapsed_precise}] {bar:30} {percent:>3}% {msg}", quiet);
     // Blending is nearly all of a run's time: the bar follows its iterations.
     let progress = |s: Stage, f: f32| {

@@ -115,7 +115,7 @@ fn mutated_files_never_panic_any_reader() {
     let cloud = seed_cloud();
     let keep = LoadOptions { non_finite: NonFinitePolicy::Keep };
     let mut rng = Lcg(42);
-    for format in [Format::Ply, Format::CompressedPly, Format::Splat, Format::Spz] {
+    for format in [Format::Ply, Format::CompressedPly, Format::Splat, Format::Spz, Format::Glb, Format::Gltf] {
         let mut seeds = vec![encode(&cloud, format, &SaveOptions::default()).unwrap()];
         if format == Format::Ply {
             for enc in [PlyEncoding::Ascii, PlyEncoding::BinaryBigEndian] {

@@ -5,7 +5,7 @@ use super::Outcome;
 use super::plan::Plan;
 use anyhow::Context;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 pub fn run(plan: &Plan, workers: Option<u32>, quiet: bool) -> anyhow::Result<Outcome> {
@@ -28,22 +28,18 @@ pub fn run(plan: &Plan, workers: Option<u32>, quiet: bool) -> anyhow::Result<Out
         eprintln!("batch: {} jobs on {workers} workers, {threads} threads each", todo.len());
     }
 
-    let cancel = Arc::new(AtomicBool::new(false));
     let running: Arc<Mutex<Vec<u32>>> = Arc::default();
-    {
-        let (cancel, running) = (cancel.clone(), running.clone());
-        // The children share our terminal's process group and see Ctrl-C themselves; a signal
-        // sent to this process alone is passed on, so they stop cleanly and write nothing.
-        let _ = ctrlc::set_handler(move || {
-            if cancel.swap(true, Ordering::SeqCst) {
-                std::process::exit(130);
-            }
+    // The children share our terminal's process group and see Ctrl-C themselves; a signal
+    // sent to this process alone is passed on, so they stop cleanly and write nothing.
+    let cancel = crate::cli::cancel_on_interrupt({
+        let running = running.clone();
+        move || {
             for &pid in running.lock().expect("pid list").iter() {
                 // SAFETY: kill(2) with a pid we spawned and have not reaped; no memory involved.
                 unsafe { libc::kill(pid as libc::pid_t, libc::SIGINT) };
             }
-        });
-    }
+        }
+    });
     let next = AtomicUsize::new(0);
     let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
     std::thread::scope(|s| {

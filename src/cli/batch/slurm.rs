@@ -9,8 +9,7 @@ use crate::cli::UsageError;
 use anyhow::Context;
 use std::io::BufRead;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 pub fn run(plan: &Plan, slurm_args: &str, quiet: bool) -> anyhow::Result<Outcome> {
@@ -68,15 +67,7 @@ pub fn run(plan: &Plan, slurm_args: &str, quiet: bool) -> anyhow::Result<Outcome
         lines.for_each(drop);
     });
 
-    let cancel = Arc::new(AtomicBool::new(false));
-    {
-        let cancel = cancel.clone();
-        let _ = ctrlc::set_handler(move || {
-            if cancel.swap(true, Ordering::SeqCst) {
-                std::process::exit(130);
-            }
-        });
-    }
+    let cancel = crate::cli::cancel_on_interrupt(|| {});
     let bar = crate::cli::progress_bar(
         todo.len() as u64,
         "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} array tasks {msg}",

@@ -10,8 +10,6 @@ use clap::{Args, ValueEnum};
 use splatstitch_stitch::run::RunOptions;
 use splatstitch_stitch::{Job, run};
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 #[derive(Args, Debug)]
 pub struct TaskArgs {
@@ -83,15 +81,8 @@ pub fn run_task(a: TaskArgs) -> anyhow::Result<()> {
 fn run_one(task: &TaskSpec) -> anyhow::Result<()> {
     let mut job = Job::load_with_overrides(&task.job, &task.set)?;
     job.spec.output.report = Some(PathBuf::from(REPORT_FILE));
-    let cancel = Arc::new(AtomicBool::new(false));
-    let flag = cancel.clone();
-    // Ctrl-C locally, or `scancel` (SIGTERM after SIGCONT) under Slurm: stop between
-    // iterations and write nothing.
-    let _ = ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-    });
+    // Ctrl-C locally, or `scancel` (SIGTERM after SIGCONT) under Slurm.
+    let cancel = crate::cli::cancel_on_interrupt(|| {});
     let backend = Backend::from_str(&task.backend, true).map_err(|e| anyhow::anyhow!("backend: {e}"))?;
     let opts = RunOptions {
         out_dir: Some(task.out_dir.clone()),

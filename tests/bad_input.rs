@@ -152,6 +152,8 @@ fn malformed_splat_spz_and_compressed_files_get_clear_errors() {
     v9[4] = 9;
     let err = info_fails(&write(dir.path(), "v9.spz", &v9), &[]);
     assert!(err.contains("unsupported version 9"), "{err}");
+    let err = info_fails(&write(dir.path(), "scene.sog", b"PK"), &[]);
+    assert!(err.contains("SOG") && err.contains("not read yet"), "{err}");
     let err = info_fails(&write(dir.path(), "junk.spz", b"\x1f\x8bnot really gzip"), &[]);
     assert!(err.contains("SPZ"), "{err}");
     // Version 4, what `convert` writes by default: header, table of contents, zstd frames.

@@ -35,6 +35,8 @@ pub enum FormatError {
     Invalid { format: &'static str, reason: String },
     #[error("unknown file extension for `{0}`: expected .ply, .compressed.ply, .splat, .spz, .glb or .gltf")]
     UnknownExtension(String),
+    #[error("{0}")]
+    FormatNotSupported(String),
     #[error("cannot write: {0}")]
     CannotWrite(String),
     // The cause is part of the message and deliberately not exposed as `source()`, so error

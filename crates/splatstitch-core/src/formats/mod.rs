@@ -56,6 +56,11 @@ impl Format {
             Ok(Format::Glb)
         } else if name.ends_with(".gltf") {
             Ok(Format::Gltf)
+        } else if name.ends_with(".sog") || name.ends_with("meta.json") {
+            Err(FormatError::FormatNotSupported(format!(
+                "PlayCanvas SOG is not read yet; convert it to .ply or .spz first (e.g. `splat-transform {} out.ply`)",
+                path.display()
+            )))
         } else {
             Err(FormatError::UnknownExtension(path.display().to_string()))
         }

@@ -4,6 +4,7 @@
 
 use super::{BenchArgs, best, gb_s, generated_cloud};
 use anyhow::{Context, bail};
+use splatstitch_core::GaussianCloud;
 use splatstitch_core::formats::{self, LoadOptions, SaveOptions};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -48,15 +49,15 @@ struct CodecResult {
 
 fn measure_codec(
     path: &Path,
+    cloud: &GaussianCloud,
     extension: &'static str,
     tool: Option<&Path>,
     scratch: &Path,
     repeat: usize,
 ) -> anyhow::Result<CodecResult> {
     let opts = LoadOptions::default();
-    let cloud = formats::load(path, &opts)?.cloud;
     let ours = scratch.join(format!("ours.{extension}"));
-    let write = best(repeat, || Ok(formats::save(&ours, &cloud, &SaveOptions::default())?))?;
+    let write = best(repeat, || Ok(formats::save(&ours, cloud, &SaveOptions::default())?))?;
     let load = best(repeat, || Ok(formats::load(&ours, &opts)?))?;
     let exe = std::env::current_exe()?;
     let convert_to = run_timed(Command::new(&exe).arg("convert").arg(path).arg(&ours), repeat)?;
@@ -131,7 +132,13 @@ fn run_timed(cmd: &mut Command, repeat: usize) -> anyhow::Result<Duration> {
     })
 }
 
-fn measure(path: &Path, tool: Option<&Path>, scratch: &Path, repeat: usize) -> anyhow::Result<FileResult> {
+/// The PLY row, and the cloud loaded from it (which the codec rows write).
+fn measure(
+    path: &Path,
+    tool: Option<&Path>,
+    scratch: &Path,
+    repeat: usize,
+) -> anyhow::Result<(FileResult, GaussianCloud)> {
     let bytes = std::fs::metadata(path)?.len();
     let raw = std::fs::read(path)?; // also warms the page cache
     let mut copy = vec![0u8; raw.len()];
@@ -158,7 +165,7 @@ fn measure(path: &Path, tool: Option<&Path>, scratch: &Path, repeat: usize) -> a
         }
         None => None,
     };
-    Ok(FileResult {
+    let result = FileResult {
         file: path.display().to_string(),
         gaussians: cloud.len(),
         bytes,
@@ -170,7 +177,8 @@ fn measure(path: &Path, tool: Option<&Path>, scratch: &Path, repeat: usize) -> a
         convert_s: convert.as_secs_f64(),
         splat_transform_convert_s: theirs.map(|d| d.as_secs_f64()),
         speedup_vs_splat_transform: theirs.map(|d| d.as_secs_f64() / convert.as_secs_f64()),
-    })
+    };
+    Ok((result, cloud))
 }
 
 pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
@@ -191,9 +199,12 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
     formats::save(&generated, &generated_cloud(a.generated, 3), &SaveOptions::default())?;
     let files = [a.capture("flowers_93k_sh2.ply")?, generated];
     let mut results = Vec::new();
+    let mut clouds = Vec::new();
     for f in &files {
         eprintln!("measuring {}...", f.display());
-        results.push(measure(f, tool.as_deref(), scratch.path(), a.repeat)?);
+        let (result, cloud) = measure(f, tool.as_deref(), scratch.path(), a.repeat)?;
+        results.push(result);
+        clouds.push(cloud);
     }
     println!(
         "{:<28} {:>10} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>10} {:>8}",
@@ -221,10 +232,10 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
         );
     }
     let mut codecs = Vec::new();
-    for f in &files {
+    for (f, cloud) in files.iter().zip(&clouds) {
         for extension in ["spz", "glb"] {
             eprintln!("measuring {} as .{extension}...", f.display());
-            codecs.push(measure_codec(f, extension, tool.as_deref(), scratch.path(), a.repeat)?);
+            codecs.push(measure_codec(f, cloud, extension, tool.as_deref(), scratch.path(), a.repeat)?);
         }
     }
     print_codecs(&codecs);

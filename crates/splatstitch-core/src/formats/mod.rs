@@ -313,68 +313,87 @@ pub fn write_atomically_with(
     result
 }
 
-/// Sign of each SH coefficient under the 180° turn about z, `(x, y, z) ↦ (−x, −y, z)`:
-/// `(−1)^(power of x + power of y)`.
-const FLIP_Z_SH_SIGN: [f32; 16] = [1., -1., 1., -1., 1., -1., 1., -1., 1., -1., 1., -1., 1., -1., 1., -1.];
-
-/// 180° turn about z: PLY's right-down-front axes to glTF's (+Y up) as splat-transform turns
-/// them. Exact; [`flip_z_inverse`] undoes it bit for bit.
-pub(crate) fn flip_z(cloud: &mut GaussianCloud) {
-    turn_z(cloud, false)
-}
-
-pub(crate) fn flip_z_inverse(cloud: &mut GaussianCloud) {
-    turn_z(cloud, true)
-}
-
-fn turn_z(cloud: &mut GaussianCloud, inverse: bool) {
-    for p in &mut cloud.positions {
-        p[0] = -p[0];
-        p[1] = -p[1];
-    }
-    // (0, 0, 0, ±1) ⊗ (w, x, y, z) = ±(−z, −y, x, w)
-    for q in &mut cloud.rotations {
-        *q = if inverse { [q[3], q[2], -q[1], -q[0]] } else { [-q[3], -q[2], q[1], q[0]] };
-    }
-    let k = cloud.coeffs_per_channel();
-    for block in cloud.sh.chunks_exact_mut(k * 3) {
-        for (i, v) in block.iter_mut().enumerate() {
-            *v *= FLIP_Z_SH_SIGN[i / 3];
-        }
-    }
-}
-
 /// Sign of each SH coefficient (k = 0..16) under the 180° turn about x, `(x, y, z) ↦ (x, −y, −z)`:
 /// `(−1)^(power of y + power of z)` of its basis polynomial.
 const FLIP_X_SH_SIGN: [f32; 16] = [1., -1., -1., 1., -1., 1., 1., -1., 1., -1., 1., -1., -1., 1., -1., 1.];
+/// The same under the 180° turn about z, `(x, y, z) ↦ (−x, −y, z)`: `(−1)^(power of x + power of y)`.
+const FLIP_Z_SH_SIGN: [f32; 16] = [1., -1., 1., -1., 1., -1., 1., -1., 1., -1., 1., -1., 1., -1., 1., -1.];
+
+/// The axis of a half turn between file conventions.
+#[derive(Clone, Copy)]
+enum HalfTurn {
+    X,
+    Z,
+}
 
 /// 180° turn about x: maps right-up-back (SPZ) to right-down-front (PLY) axes. Exact (sign
 /// flips and swaps only); [`flip_rdf_rub`] undoes it bit for bit.
 pub(crate) fn flip_rub_rdf(cloud: &mut GaussianCloud) {
-    flip_x(cloud, false)
+    half_turn(cloud, HalfTurn::X, false)
 }
 
 /// The inverse of [`flip_rub_rdf`], for writing SPZ. (The turn is its own inverse as a rotation,
 /// but its quaternion squared is −1: using the conjugate keeps quaternions bit-identical.)
 pub(crate) fn flip_rdf_rub(cloud: &mut GaussianCloud) {
-    flip_x(cloud, true)
+    half_turn(cloud, HalfTurn::X, true)
 }
 
-fn flip_x(cloud: &mut GaussianCloud, inverse: bool) {
+/// 180° turn about z: PLY's right-down-front axes to glTF's (+Y up) as splat-transform turns
+/// them. Exact; [`flip_z_inverse`] undoes it bit for bit.
+pub(crate) fn flip_z(cloud: &mut GaussianCloud) {
+    half_turn(cloud, HalfTurn::Z, false)
+}
+
+pub(crate) fn flip_z_inverse(cloud: &mut GaussianCloud) {
+    half_turn(cloud, HalfTurn::Z, true)
+}
+
+/// Positions, rotations (left composition with the turn's quaternion, or its conjugate) and SH.
+fn half_turn(cloud: &mut GaussianCloud, axis: HalfTurn, inverse: bool) {
+    let (flipped, signs) = match axis {
+        HalfTurn::X => ([1, 2], &FLIP_X_SH_SIGN),
+        HalfTurn::Z => ([0, 1], &FLIP_Z_SH_SIGN),
+    };
     for p in &mut cloud.positions {
-        p[1] = -p[1];
-        p[2] = -p[2];
+        for c in flipped {
+            p[c] = -p[c];
+        }
     }
-    // (0, ±1, 0, 0) ⊗ (w, x, y, z) = ±(−x, w, −z, y)
     for q in &mut cloud.rotations {
-        *q = if inverse { [q[1], -q[0], q[3], -q[2]] } else { [-q[1], q[0], -q[3], q[2]] };
+        *q = match (axis, inverse) {
+            // (0, ±1, 0, 0) ⊗ (w, x, y, z) = ±(−x, w, −z, y)
+            (HalfTurn::X, false) => [-q[1], q[0], -q[3], q[2]],
+            (HalfTurn::X, true) => [q[1], -q[0], q[3], -q[2]],
+            // (0, 0, 0, ±1) ⊗ (w, x, y, z) = ±(−z, −y, x, w)
+            (HalfTurn::Z, false) => [-q[3], -q[2], q[1], q[0]],
+            (HalfTurn::Z, true) => [q[3], q[2], -q[1], -q[0]],
+        };
     }
     let k = cloud.coeffs_per_channel();
     for block in cloud.sh.chunks_exact_mut(k * 3) {
         for (i, v) in block.iter_mut().enumerate() {
-            *v *= FLIP_X_SH_SIGN[i / 3];
+            *v *= signs[i / 3];
         }
     }
+}
+
+/// A small cloud with every attribute varying (unit tests of the format codecs).
+#[cfg(test)]
+pub(crate) fn test_cloud(n: usize, degree: u8) -> GaussianCloud {
+    let mut c = GaussianCloud::with_len(n, degree);
+    for i in 0..n {
+        let t = i as f32;
+        c.positions[i] = [0.01 * t - 1.0, (0.3 * t).sin(), 2.0 - 0.02 * t];
+        c.log_scales[i] = [-4.0 + 0.01 * t, -3.0, -5.0 + (0.1 * t).cos()];
+        c.opacities[i] = (0.05 * t).sin() * 3.0;
+        let q = [1.0, 0.1 * (t * 0.7).sin(), -0.2, 0.05 * t.cos()];
+        let len = q.iter().map(|v: &f32| v * v).sum::<f32>().sqrt();
+        c.rotations[i] = q.map(|v| v / len);
+    }
+    for (j, v) in c.sh.iter_mut().enumerate() {
+        *v = ((j as f32) * 0.37).sin() * 0.4;
+    }
+    c
 }
 
 #[cfg(test)]

@@ -356,20 +356,7 @@ pub fn encode(cloud: &GaussianCloud, version: u32) -> Result<Vec<u8>> {
 mod tests {
     use super::*;
 
-    fn cloud(n: usize, degree: u8) -> GaussianCloud {
-        let mut c = GaussianCloud::with_len(n, degree);
-        for i in 0..n {
-            let t = i as f32;
-            c.positions[i] = [0.01 * t - 1.0, (0.3 * t).sin(), 2.0 - 0.02 * t];
-            c.log_scales[i] = [-4.0 + 0.01 * t, -3.0, -5.0 + (0.1 * t).cos()];
-            c.opacities[i] = (0.05 * t).sin() * 3.0;
-            c.rotations[i] = [1.0, 0.1 * (t * 0.7).sin(), -0.2, 0.05 * t.cos()];
-        }
-        for (j, v) in c.sh.iter_mut().enumerate() {
-            *v = ((j as f32) * 0.37).sin() * 0.4;
-        }
-        c
-    }
+    use crate::formats::test_cloud as cloud;
 
     #[test]
     fn version_4_holds_the_arrays_of_version_3_in_zstd_streams() {

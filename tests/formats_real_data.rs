@@ -257,3 +257,81 @@ fn gltf_files_of_a_capture_load_to_the_same_gaussians() {
         assert!(dir.path().join("c.bin").exists(), "the .gltf's buffer lies beside it");
     }
 }
+
+#[test]
+fn sog_of_a_capture_keeps_every_gaussian_within_its_quantization() {
+    // .sog and meta.json through save and load; SOG reorders, so each Gaussian is compared
+    // with the one read back at its centre.
+    let dir = tempfile::tempdir().unwrap();
+    let ply = load(&data("flowers_27k_sh2.ply"));
+    let diag = {
+        let (lo, hi) = ply.bounds().unwrap();
+        (hi - lo).length()
+    };
+    std::fs::create_dir(dir.path().join("unbundled")).unwrap();
+    for file in ["c.sog", "unbundled/meta.json"] {
+        let path = dir.path().join(file);
+        formats::save(&path, &ply, &SaveOptions::default()).unwrap();
+        let back = formats::load(&path, &Default::default()).unwrap();
+        assert_eq!(back.format_version, Some(2));
+        let back = back.cloud;
+        assert_eq!((back.len(), back.sh_degree), (ply.len(), ply.sh_degree));
+        let index = splatstitch_stitch::centres::CentreIndex::new(&back).unwrap();
+        let k = ply.coeffs_per_channel() * 3;
+        let (mut worst_pos, mut worst_dc, mut sq_rest, mut sq_truth) = (0f32, 0f32, 0f64, 0f64);
+        for i in 0..ply.len() {
+            let (j, d) = index.nearest(&ply.positions[i], 1)[0];
+            let j = j as usize;
+            worst_pos = worst_pos.max(d);
+            for c in 0..3 {
+                worst_dc = worst_dc.max((ply.sh_of(i)[c] - back.sh_of(j)[c]).abs());
+            }
+            for c in 3..k {
+                sq_rest += f64::from(ply.sh_of(i)[c] - back.sh_of(j)[c]).powi(2);
+                sq_truth += f64::from(ply.sh_of(i)[c]).powi(2);
+            }
+            let o = |c: &GaussianCloud, i: usize| 1.0 / (1.0 + (-c.opacities[i]).exp());
+            assert!((o(&ply, i) - o(&back, j)).abs() < 0.5 / 255.0 + 1e-4, "opacity of {i}");
+        }
+        let rest = (sq_rest / sq_truth).sqrt();
+        eprintln!("{file}: position {worst_pos:.2e} (diag {diag:.2}), DC {worst_dc:.4}, SH rest relative {rest:.3}");
+        assert!(worst_pos < 1e-3 * diag, "{file}: position error {worst_pos}");
+        assert!(worst_dc < 0.05, "{file}: DC error {worst_dc}");
+        // The palette has 16,384 entries for 27k Gaussians: most keep their own bands closely.
+        assert!(rest < 0.5, "{file}: SH bands 1–2 error {rest} of their size");
+    }
+}
+
+#[test]
+fn info_and_convert_read_the_level_of_a_streamed_sog_they_are_told() {
+    let dir = tempfile::tempdir().unwrap();
+    let fruit = load(&data("fruit_drops_5k_sh3.ply"));
+    let coarse = fruit.select(&(0..fruit.len()).map(|i| i % 3 == 0).collect::<Vec<_>>());
+    for (folder, cloud) in [("0_0", &fruit), ("1_0", &coarse)] {
+        std::fs::create_dir(dir.path().join(folder)).unwrap();
+        formats::save(&dir.path().join(folder).join("meta.json"), cloud, &SaveOptions::default()).unwrap();
+    }
+    let bundle = dir.path().join("1_0.sog");
+    formats::save(&bundle, &coarse, &SaveOptions::default()).unwrap();
+    let (f, c) = (fruit.len(), coarse.len());
+    // Level 1 names its unit twice over: as folder and as bundle, half of it each.
+    let half = c / 2;
+    let manifest = format!(
+        r#"{{"version":1,"counts":[{f},{c}],"lodLevels":2,"filenames":["0_0/meta.json","1_0/meta.json","1_0.sog"],
+        "tree":{{"lods":{{"0":{{"file":0,"offset":0,"count":{f}}}}},"children":[
+          {{"lods":{{"1":{{"file":1,"offset":0,"count":{half}}}}}}},
+          {{"lods":{{"1":{{"file":2,"offset":{half},"count":{}}}}}}}]}}}}"#,
+        c - half
+    );
+    let path = dir.path().join("lod-meta.json");
+    std::fs::write(&path, manifest).unwrap();
+    let text = String::from_utf8(run_ok(bin().arg("info").arg(&path)).stdout).unwrap();
+    assert!(text.contains("lod-meta.json") && text.contains(&format!("gaussians:    {f}")), "{text}");
+    assert!(text.contains(&format!("0: {f}, 1: {c}")), "{text}");
+    let out = dir.path().join("level1.ply");
+    run_ok(bin().arg("convert").arg(&path).arg(&out).arg("--lod").arg("1"));
+    assert_eq!(load(&out).len(), c);
+    let err = bin().arg("info").arg(&path).arg("--lod").arg("2").output().unwrap();
+    assert!(!err.status.success());
+    assert!(String::from_utf8_lossy(&err.stderr).contains("levels 0–1"));
+}

@@ -7,7 +7,7 @@ use libfuzzer_sys::fuzz_target;
 use splatstitch_core::formats::{decode, encode, Format, LoadOptions, NonFinitePolicy, SaveOptions};
 
 fuzz_target!(|data: &[u8]| {
-    let opts = LoadOptions { non_finite: NonFinitePolicy::Keep };
+    let opts = LoadOptions { non_finite: NonFinitePolicy::Keep, ..Default::default() };
     if let Ok(loaded) = decode(data, Format::Glb, &opts)
         && let Ok(bytes) = encode(&loaded.cloud, Format::Glb, &SaveOptions::default())
     {

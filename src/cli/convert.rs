@@ -43,9 +43,19 @@ pub struct ConvertArgs {
     #[arg(long, default_value_t = splatstitch_core::formats::spz::DEFAULT_VERSION,
           value_parser = clap::value_parser!(u32).range(2..=4))]
     pub spz_version: u32,
+    /// k-means rounds for a SOG output's SH palette (more: a little lower SH error, slower).
+    /// The rounds after the first assign approximately and cost far less than splat-transform's
+    /// exact ones, hence twice its default.
+    #[arg(long, default_value_t = splatstitch_core::formats::sog::DEFAULT_SH_ITERATIONS,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub sh_iterations: u32,
     /// What to do with Gaussians holding NaN/Inf values.
     #[arg(long, value_enum, default_value_t)]
     pub non_finite: NonFiniteArg,
+    /// For a streamed SOG (lod-meta.json): the level of detail to read, 0 (the finest, the
+    /// default) to the coarsest; `info` lists the levels.
+    #[arg(long, value_name = "N")]
+    pub lod: Option<u32>,
 }
 
 pub fn run(a: ConvertArgs, quiet: bool) -> anyhow::Result<()> {
@@ -55,7 +65,7 @@ pub fn run(a: ConvertArgs, quiet: bool) -> anyhow::Result<()> {
     {
         bail!("{}: output is the input file; write to another path", a.output.display());
     }
-    let loaded = formats::load(&a.input, &a.non_finite.load_options())?;
+    let loaded = formats::load(&a.input, &a.non_finite.load_options(a.lod))?;
     let mut cloud = loaded.cloud;
     if let (Some(lo), Some(hi)) = (a.crop_min, a.crop_max) {
         if (0..3).any(|i| lo[i] > hi[i]) {
@@ -88,7 +98,11 @@ pub fn run(a: ConvertArgs, quiet: bool) -> anyhow::Result<()> {
             if names.is_empty() { String::new() } else { format!(" ({})", names.join(", ")) }
         );
     }
-    let opts = SaveOptions { ply_encoding: a.ply_encoding.into(), spz_version: a.spz_version };
+    let opts = SaveOptions {
+        ply_encoding: a.ply_encoding.into(),
+        spz_version: a.spz_version,
+        sog: formats::sog::SogOptions { sh_iterations: a.sh_iterations },
+    };
     formats::save(&a.output, &cloud, &opts).context("writing the output")?;
     if quiet {
         return Ok(());

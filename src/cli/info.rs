@@ -9,8 +9,14 @@ use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct InfoArgs {
-    /// Splat file (.ply, .compressed.ply, .splat, .spz).
+    /// Splat file (.ply, .compressed.ply, .splat, .spz, .glb, .gltf, .sog, meta.json,
+    /// lod-meta.json).
     pub file: PathBuf,
+    /// For a streamed SOG (lod-meta.json): the level of detail to read, 0 (the finest, the
+    /// default) to the coarsest; `info` lists the levels.
+    #[arg(long, value_name = "N")]
+    pub lod: Option<u32>,
+
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
@@ -25,6 +31,8 @@ struct InfoReport {
     format: &'static str,
     ply_encoding: Option<splatstitch_core::PlyEncoding>,
     format_version: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lod: Option<formats::sog_lod::LodSummary>,
     file_bytes: u64,
     non_finite_dropped: usize,
     non_finite_kept: usize,
@@ -44,13 +52,14 @@ fn fmt_vec(v: &Option<[f32; 3]>) -> String {
 }
 
 pub fn run(args: InfoArgs) -> anyhow::Result<()> {
-    let loaded = formats::load(&args.file, &args.non_finite.load_options())?;
+    let loaded = formats::load(&args.file, &args.non_finite.load_options(args.lod))?;
     let file_bytes = std::fs::metadata(&args.file).with_context(|| args.file.display().to_string())?.len();
     let report = InfoReport {
         file: args.file.display().to_string(),
         format: loaded.format.name(),
         ply_encoding: loaded.ply_encoding,
         format_version: loaded.format_version,
+        lod: loaded.lod.clone(),
         file_bytes,
         non_finite_dropped: loaded.non_finite_dropped,
         non_finite_kept: loaded.non_finite_kept,
@@ -67,6 +76,15 @@ pub fn run(args: InfoArgs) -> anyhow::Result<()> {
         .or(report.format_version.map(|v| format!(" (version {v})")));
     println!("file:         {} ({} bytes)", report.file, report.file_bytes);
     println!("format:       {}{}", report.format, enc.unwrap_or_default());
+    if let Some(l) = &report.lod {
+        let levels: Vec<String> = l.counts.iter().enumerate().map(|(i, c)| format!("{i}: {c}")).collect();
+        println!(
+            "lod:          level {} of {} read (0 is the finest; Gaussians {})",
+            l.level,
+            l.counts.len(),
+            levels.join(", ")
+        );
+    }
     println!("gaussians:    {}", s.count);
     println!("sh degree:    {}", s.sh_degree);
     println!("bbox min:     {}", fmt_vec(&s.bbox_min));

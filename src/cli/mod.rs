@@ -120,13 +120,15 @@ pub enum NonFiniteArg {
 }
 
 impl NonFiniteArg {
-    pub fn load_options(self) -> LoadOptions {
+    /// Load options with this policy, and for streamed SOG the level `lod`.
+    pub fn load_options(self, lod: Option<u32>) -> LoadOptions {
         LoadOptions {
             non_finite: match self {
                 Self::Drop => NonFinitePolicy::Drop,
                 Self::Reject => NonFinitePolicy::Reject,
                 Self::Keep => NonFinitePolicy::Keep,
             },
+            lod,
         }
     }
 }

@@ -62,6 +62,10 @@ pub struct RenderArgs {
     pub gpu: bool,
     #[arg(long, value_enum, default_value_t)]
     pub non_finite: NonFiniteArg,
+    /// For a streamed SOG (lod-meta.json): the level of detail to read, 0 (the finest, the
+    /// default) to the coarsest; `info` lists the levels.
+    #[arg(long, value_name = "N")]
+    pub lod: Option<u32>,
 }
 
 /// The GPU renderer when it is the better choice (or forced), `None` for the CPU renderer.
@@ -101,7 +105,7 @@ fn parse_viewmat(s: &str) -> anyhow::Result<Mat4> {
 }
 
 pub fn run(a: RenderArgs) -> anyhow::Result<()> {
-    let opts = a.non_finite.load_options();
+    let opts = a.non_finite.load_options(a.lod);
     let clouds = a.files.iter().map(|f| formats::load(f, &opts).map(|l| l.cloud)).collect::<Result<Vec<_>, _>>()?;
     let scene = RenderScene { layers: clouds.iter().map(RenderLayer::new).collect() };
     let f = a.width.max(a.height) as f32;

@@ -35,7 +35,7 @@ pub fn run_ok(cmd: &mut Command) -> Output {
 /// Loads keeping NaN/Inf values, so counts stay comparable with tools that write them
 /// (splat-transform writes opacity ±∞ for alpha bytes 0 and 255).
 pub fn load(p: &Path) -> GaussianCloud {
-    let opts = LoadOptions { non_finite: NonFinitePolicy::Keep };
+    let opts = LoadOptions { non_finite: NonFinitePolicy::Keep, ..Default::default() };
     formats::load(p, &opts).unwrap_or_else(|e| panic!("{e}")).cloud
 }
 

@@ -33,7 +33,9 @@ pub enum FormatError {
     NonFinite { count: usize, first: usize },
     #[error("invalid {format} data: {reason}")]
     Invalid { format: &'static str, reason: String },
-    #[error("unknown file extension for `{0}`: expected .ply, .compressed.ply, .splat, .spz, .glb or .gltf")]
+    #[error(
+        "unknown file extension for `{0}`: expected .ply, .compressed.ply, .splat, .spz, .glb, .gltf, .sog, meta.json or lod-meta.json"
+    )]
     UnknownExtension(String),
     #[error("{0}")]
     FormatNotSupported(String),

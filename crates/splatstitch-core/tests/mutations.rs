@@ -82,7 +82,7 @@ fn mutate_header<'a>(seed: &'a [u8], rng: &mut Lcg) -> (Vec<u8>, Option<&'a str>
 #[test]
 fn reordered_and_repeated_header_lines_are_caught_or_read_never_misread() {
     let cloud = seed_cloud();
-    let keep = LoadOptions { non_finite: NonFinitePolicy::Keep };
+    let keep = LoadOptions { non_finite: NonFinitePolicy::Keep, ..Default::default() };
     let mut rng = Lcg(7);
     let mut seeds = Vec::new();
     for enc in [PlyEncoding::BinaryLittleEndian, PlyEncoding::Ascii] {
@@ -113,7 +113,7 @@ fn reordered_and_repeated_header_lines_are_caught_or_read_never_misread() {
 #[test]
 fn mutated_files_never_panic_any_reader() {
     let cloud = seed_cloud();
-    let keep = LoadOptions { non_finite: NonFinitePolicy::Keep };
+    let keep = LoadOptions { non_finite: NonFinitePolicy::Keep, ..Default::default() };
     let mut rng = Lcg(42);
     for format in [Format::Ply, Format::CompressedPly, Format::Splat, Format::Spz, Format::Glb, Format::Gltf] {
         let mut seeds = vec![encode(&cloud, format, &SaveOptions::default()).unwrap()];
@@ -144,4 +144,41 @@ fn mutated_files_never_panic_any_reader() {
         // Both outcomes must occur, or the mutations are not exercising the reader.
         assert!(decoded > 0 && decoded < 1500 * seeds.len(), "{format:?}: {decoded} decoded");
     }
+}
+
+/// SOG: the zip's checksums stop most mutations of a bundle, so the parts are mutated one at a
+/// time instead: the meta.json with its real textures, and each texture under its real meta.json.
+#[test]
+fn mutated_sog_parts_never_panic() {
+    use splatstitch_core::formats::{decode_beside, sog};
+    let cloud = seed_cloud();
+    let keep = LoadOptions { non_finite: NonFinitePolicy::Keep, ..Default::default() };
+    let files = sog::encode_files(&cloud, &sog::SogOptions::default()).unwrap();
+    let mut rng = Lcg(99);
+    let (mut decoded, mut failed) = (0, 0);
+    let mut count = |r: Result<_, _>| match r {
+        Ok(_) => decoded += 1,
+        Err(_) => failed += 1,
+    };
+    let genuine = |name: &str| {
+        files.textures.iter().find(|(n, _)| *n == name).map(|(_, b)| b.clone()).ok_or_else(|| {
+            splatstitch_core::error::FormatError::Invalid { format: "SOG", reason: format!("no {name}") }
+        })
+    };
+    for _ in 0..1500 {
+        let meta = mutate(&files.meta_json, &mut rng);
+        count(decode_beside(&meta, Format::SogMeta, &keep, Some(&genuine)));
+    }
+    for (texture, bytes) in &files.textures {
+        for _ in 0..200 {
+            let broken = mutate(bytes, &mut rng);
+            let fetch = |name: &str| if name == *texture { Ok(broken.clone()) } else { genuine(name) };
+            count(decode_beside(&files.meta_json, Format::SogMeta, &keep, Some(&fetch)));
+        }
+    }
+    let bundle = encode(&cloud, Format::Sog, &SaveOptions::default()).unwrap();
+    for _ in 0..300 {
+        count(decode(&mutate(&bundle, &mut rng), Format::Sog, &keep));
+    }
+    assert!(decoded > 0 && failed > 0, "{decoded} decoded, {failed} failed");
 }

@@ -4,7 +4,7 @@
 
 use crate::autosave::Autosave;
 use crate::camera::{OrbitCamera, UpAxis};
-use crate::document::{DocLayer, Document, default_role, load_capture, unique_name};
+use crate::document::{DocLayer, Document, capture_name, default_role, load_capture, unique_name};
 use crate::gizmo::{GizmoKind, LayerGizmo};
 use crate::history::{Edit, History, role_name};
 use crate::viewport::{ViewRequest, ViewportBackend};
@@ -21,7 +21,7 @@ use std::time::Instant;
 const MAX_VIEWPORT: f32 = 4096.0;
 
 enum Loaded {
-    Captures(Vec<(PathBuf, GaussianCloud)>),
+    Captures(Vec<(PathBuf, Option<u32>, GaussianCloud)>),
     // Boxed: a document (with its blend settings) is far larger than a list of captures.
     Document { doc: Box<Document>, recovered: bool },
 }
@@ -212,6 +212,8 @@ pub struct EditorApp {
     pub selected: Option<usize>,
     pub status: String,
     pub error: Option<String>,
+    /// Streamed SOG files waiting for their level of detail.
+    pub lod_choice: Option<crate::lod_choice::LodChoice>,
     pub show_gizmo: bool,
     gizmo: LayerGizmo,
     /// Transform of the selected layer when a gizmo drag started.
@@ -272,6 +274,7 @@ impl EditorApp {
             selected: None,
             status: String::new(),
             error: None,
+            lod_choice: None,
             show_gizmo: true,
             gizmo: LayerGizmo::default(),
             drag_start: None,
@@ -428,13 +431,23 @@ impl EditorApp {
         if paths.is_empty() {
             return;
         }
+        if let Some(choice) = crate::lod_choice::LodChoice::for_paths(&paths) {
+            self.lod_choice = Some(choice);
+            return;
+        }
+        self.add_files_at_levels(paths.into_iter().map(|p| (p, None)).collect());
+    }
+
+    /// Adds captures, each read at its level of detail (streamed SOG), in the background.
+    pub fn add_files_at_levels(&mut self, requests: Vec<crate::lod_choice::Request>) {
+        let paths: Vec<&PathBuf> = requests.iter().map(|(p, _)| p).collect();
         let bytes: u64 = paths.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
         let what = if paths.len() == 1 { paths[0].display().to_string() } else { format!("{} files", paths.len()) };
         let what = format!("{what}, {:.1} MB", bytes as f64 / 1e6);
         self.start_loading(what, move || {
-            paths
+            requests
                 .into_iter()
-                .map(|p| load_capture(&p, None).map(|c| (p, c)).map_err(|e| e.to_string()))
+                .map(|(p, lod)| load_capture(&p, None, lod).map(|c| (p, lod, c)).map_err(|e| e.to_string()))
                 .collect::<Result<Vec<_>, _>>()
                 .map(Loaded::Captures)
         });
@@ -456,14 +469,14 @@ impl EditorApp {
             Ok(Loaded::Captures(captures)) => {
                 let mut edits = Vec::new();
                 let mut doc = self.doc.clone();
-                for (path, cloud) in captures {
-                    let stem = path.file_name().and_then(|s| s.to_str()).unwrap_or("layer");
-                    let layer = DocLayer::new(
-                        unique_name(&doc.layers, stem.split('.').next().unwrap_or(stem)),
+                for (path, lod, cloud) in captures {
+                    let mut layer = DocLayer::new(
+                        unique_name(&doc.layers, &capture_name(&path)),
                         std::path::absolute(&path).unwrap_or(path),
                         default_role(&doc.layers),
                         cloud,
                     );
+                    layer.lod = lod;
                     let edit = Edit::Add { index: doc.layers.len(), layer: Box::new(layer) };
                     edit.apply(&mut doc);
                     edits.push(edit);
@@ -1767,6 +1780,16 @@ impl EditorApp {
     }
 
     fn windows(&mut self, ctx: &egui::Context) {
+        if let Some(choice) = &mut self.lod_choice {
+            match choice.ui(ctx) {
+                Some(crate::lod_choice::Answer::Open) => {
+                    let requests = self.lod_choice.take().map(|c| c.requests).unwrap_or_default();
+                    self.add_files_at_levels(requests);
+                }
+                Some(crate::lod_choice::Answer::Cancel) => self.lod_choice = None,
+                None => {}
+            }
+        }
         if let Some(e) = self.error.clone() {
             egui::Window::new("Problem").collapsible(false).resizable(false).show(ctx, |ui| {
                 ui.label(e);

@@ -34,6 +34,8 @@ pub struct DocLayer {
     pub role: Role,
     pub crop: Option<CropSpec>,
     pub transform: TransformSpec,
+    /// The level read from a streamed SOG (`None`: the finest, or not a streamed SOG).
+    pub lod: Option<u32>,
     pub visible: bool,
     pub cloud: Arc<GaussianCloud>,
     /// Per-Gaussian selected / hidden / deleted bits (edits replace the whole vector, so undo
@@ -55,6 +57,7 @@ impl DocLayer {
             role,
             crop: None,
             transform: TransformSpec::default(),
+            lod: None,
             visible: true,
             original: cloud.clone(),
             cloud,
@@ -88,8 +91,8 @@ impl DocLayer {
 }
 
 /// Loads a capture and applies a crop (file coordinates), as the job runner does.
-pub fn load_capture(path: &Path, crop: Option<&CropSpec>) -> Result<GaussianCloud, DocumentError> {
-    let mut cloud = formats::load(path, &LoadOptions::default())
+pub fn load_capture(path: &Path, crop: Option<&CropSpec>, lod: Option<u32>) -> Result<GaussianCloud, DocumentError> {
+    let mut cloud = formats::load(path, &LoadOptions { lod, ..Default::default() })
         .map_err(|e| DocumentError::Load { path: path.into(), error: e.to_string() })?
         .cloud;
     if let Some(c) = crop {
@@ -105,6 +108,17 @@ pub struct Document {
     pub output: Option<OutputSpec>,
     /// The job file this document was opened from or last saved to.
     pub path: Option<PathBuf>,
+}
+
+/// A layer name for a capture file: its name up to the first dot, or for SOG's `meta.json` and
+/// `lod-meta.json` (whose names say nothing) the folder holding it.
+pub fn capture_name(path: &Path) -> String {
+    let file = path.file_name().and_then(|s| s.to_str()).unwrap_or("layer");
+    let folder = path.parent().and_then(|p| p.file_name()).and_then(|s| s.to_str());
+    match folder {
+        Some(f) if file.to_ascii_lowercase().ends_with("meta.json") => f.to_string(),
+        _ => file.split('.').next().unwrap_or(file).to_string(),
+    }
 }
 
 /// A name not yet used by `layers`, from `base`.
@@ -145,9 +159,10 @@ impl Document {
         let mut layers = Vec::with_capacity(spec.layers.len());
         for l in spec.layers {
             let file = if l.file.is_absolute() { l.file.clone() } else { base.join(&l.file) };
-            let cloud = load_capture(&file, l.crop.as_ref())?;
+            let cloud = load_capture(&file, l.crop.as_ref(), l.lod)?;
             let mut layer = DocLayer::new(l.name, file, l.role, cloud);
             layer.crop = l.crop;
+            layer.lod = l.lod;
             layer.transform = l.transform.unwrap_or_default();
             layers.push(layer);
         }
@@ -156,11 +171,9 @@ impl Document {
 
     /// A layer for a capture file, named after it, with the next default role.
     pub fn layer_from_file(&self, path: &Path) -> Result<DocLayer, DocumentError> {
-        let cloud = load_capture(path, None)?;
-        let stem = path.file_name().and_then(|s| s.to_str()).unwrap_or("layer");
-        let stem = stem.split('.').next().unwrap_or(stem);
+        let cloud = load_capture(path, None, None)?;
         Ok(DocLayer::new(
-            unique_name(&self.layers, stem),
+            unique_name(&self.layers, &capture_name(path)),
             std::path::absolute(path).unwrap_or_else(|_| path.into()),
             default_role(&self.layers),
             cloud,
@@ -190,6 +203,7 @@ impl Document {
                     role: l.role,
                     crop: l.crop.clone(),
                     transform: (l.transform != TransformSpec::default()).then(|| l.transform.clone()),
+                    lod: l.lod,
                 })
                 .collect(),
             blend: self.blend.clone(),

@@ -9,6 +9,7 @@ pub mod camera;
 pub mod document;
 pub mod gizmo;
 pub mod history;
+pub mod lod_choice;
 pub mod selection;
 pub mod stitch_settings;
 pub mod stitching;

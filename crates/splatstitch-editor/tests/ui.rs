@@ -631,3 +631,42 @@ fn visible_surface_only_skips_what_is_behind() {
     eprintln!("whole viewport: {all} Gaussians, {visible} on the visible surface");
     assert!(visible > 100 && visible < all, "{visible} of {all}");
 }
+
+#[test]
+fn a_streamed_sog_asks_for_its_level_and_opens_the_one_chosen() {
+    let dir = tempfile::tempdir().unwrap();
+    let fruit = formats::load(&demo().with_file_name("fruit_drops_5k_sh3.ply"), &LoadOptions::default()).unwrap().cloud;
+    let coarse = fruit.select(&(0..fruit.len()).map(|i| i % 4 == 0).collect::<Vec<_>>());
+    for (folder, cloud) in [("0_0", &fruit), ("1_0", &coarse)] {
+        std::fs::create_dir(dir.path().join(folder)).unwrap();
+        formats::save(&dir.path().join(folder).join("meta.json"), cloud, &Default::default()).unwrap();
+    }
+    let (fine_n, coarse_n) = (fruit.len(), coarse.len());
+    let manifest = format!(
+        r#"{{"version":1,"counts":[{fine_n},{coarse_n}],"lodLevels":2,"filenames":["0_0/meta.json","1_0/meta.json"],
+        "tree":{{"lods":{{"0":{{"file":0,"offset":0,"count":{fine_n}}},"1":{{"file":1,"offset":0,"count":{coarse_n}}}}}}}}}"#
+    );
+    let scene = dir.path().join("scene");
+    std::fs::create_dir(&scene).unwrap();
+    for folder in ["0_0", "1_0"] {
+        std::fs::rename(dir.path().join(folder), scene.join(folder)).unwrap();
+    }
+    let path = scene.join("lod-meta.json");
+    std::fs::write(&path, manifest).unwrap();
+
+    let mut app = EditorApp::new(Document::default(), None);
+    app.add_files(vec![path.clone()]);
+    assert!(app.lod_choice.is_some(), "the file asks for its level before loading");
+    let mut h = harness(app);
+    h.run_steps(2);
+    h.get_by_label_contains("level 0:").click();
+    h.run_steps(2);
+    h.get_by_label(&format!("level 1: {coarse_n} Gaussians")).click();
+    h.run_steps(2);
+    h.get_by_label("Open").click();
+    wait_idle(&mut h);
+    let layers = &h.state().app.doc.layers;
+    assert_eq!(layers.len(), 1);
+    assert_eq!(layers[0].name, "scene", "a lod-meta.json layer is named after its folder");
+    assert_eq!((layers[0].len(), layers[0].lod), (coarse_n, Some(1)));
+}

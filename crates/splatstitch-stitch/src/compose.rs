@@ -50,8 +50,10 @@ impl Composite {
         let mut layers = Vec::with_capacity(job.spec.layers.len());
         for (i, spec) in job.spec.layers.iter().enumerate() {
             let path = job.resolve(&spec.file);
-            let loaded = formats::load(&path, &LoadOptions::default())
-                .map_err(|e| job.layer_error(i, "file", format!("layer `{}`: {e}", spec.name)))?;
+            let opts = LoadOptions { lod: spec.lod, ..Default::default() };
+            let key = if spec.lod.is_some() { "lod" } else { "file" };
+            let loaded = formats::load(&path, &opts)
+                .map_err(|e| job.layer_error(i, key, format!("layer `{}`: {e}", spec.name)))?;
             let mut cloud = loaded.cloud;
             let count = cloud.len();
             if let Some(c) = &spec.crop {
@@ -179,5 +181,34 @@ mod tests {
         assert!(up.sh[12..48].iter().all(|v| *v == 0.0));
         assert_eq!(&up.sh[48..60], &c.sh[12..24]);
         assert_eq!(with_sh_degree(&up, 1), c);
+    }
+
+    #[test]
+    fn a_layer_reads_the_level_of_detail_its_lod_key_names() {
+        use splatstitch_core::formats::{self, SaveOptions};
+        let dir = tempfile::tempdir().unwrap();
+        for (folder, n) in [("0_0", 60), ("1_0", 15)] {
+            std::fs::create_dir(dir.path().join(folder)).unwrap();
+            let mut c = GaussianCloud::with_len(n, 0);
+            for (i, p) in c.positions.iter_mut().enumerate() {
+                *p = [i as f32 * 0.1, 0.0, 1.0];
+            }
+            formats::save(&dir.path().join(folder).join("meta.json"), &c, &SaveOptions::default()).unwrap();
+        }
+        let manifest = r#"{"version":1,"counts":[60,15],"lodLevels":2,"filenames":["0_0/meta.json","1_0/meta.json"],
+            "tree":{"lods":{"0":{"file":0,"offset":0,"count":60},"1":{"file":1,"offset":0,"count":15}}}}"#;
+        std::fs::write(dir.path().join("lod-meta.json"), manifest).unwrap();
+        let job = |lod: &str| {
+            format!(
+                "[[layer]]\nname = \"a\"\nfile = \"lod-meta.json\"\nrole = \"source\"\n{lod}\n\
+                 [[layer]]\nname = \"b\"\nfile = \"lod-meta.json\"\nrole = \"target\"\nlod = 1\n\
+                 [output]\nply = \"out.ply\"\n"
+            )
+        };
+        let path = dir.path().join("job.toml");
+        let composite = Composite::load(&Job::parse(&path, &job("")).unwrap()).unwrap();
+        assert_eq!(composite.layers.iter().map(|l| l.cloud.len()).collect::<Vec<_>>(), vec![60, 15]);
+        let err = Composite::load(&Job::parse(&path, &job("lod = 5")).unwrap()).unwrap_err().to_string();
+        assert!(err.contains("level 5 does not exist"), "{err}");
     }
 }

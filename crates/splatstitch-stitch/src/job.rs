@@ -56,6 +56,10 @@ pub struct LayerSpec {
     pub crop: Option<CropSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transform: Option<TransformSpec>,
+    /// For a streamed SOG (`lod-meta.json`): the level of detail to read (0, the finest,
+    /// unless told).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lod: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

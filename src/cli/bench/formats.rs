@@ -45,6 +45,33 @@ struct CodecResult {
     splat_transform_to_s: Option<f64>,
     splat_transform_from_s: Option<f64>,
     splat_transform_bytes: Option<u64>,
+    /// RMS error of the higher SH bands after a round trip (Gaussians matched by centre, as
+    /// SOG reorders them), ours and splat-transform's output read here.
+    sh_rms: Option<f64>,
+    splat_transform_sh_rms: Option<f64>,
+}
+
+/// Splat-transform's SOG encode runs its k-means in JavaScript on the CPU: hours for millions
+/// of SH3 Gaussians, so above this many its SOG column stays empty.
+const SPLAT_TRANSFORM_SOG_LIMIT: usize = 500_000;
+
+/// RMS difference of the higher SH bands of `decoded` from `original`, each decoded Gaussian
+/// matched to the original one at the nearest centre.
+fn sh_rms(original: &GaussianCloud, decoded: &GaussianCloud) -> Option<f64> {
+    if original.sh_degree == 0 || decoded.sh_degree != original.sh_degree {
+        return None;
+    }
+    let index = splatstitch_stitch::centres::CentreIndex::new(original)?;
+    let k = original.coeffs_per_channel() * 3;
+    let (sum, count) = (0..decoded.len())
+        .map(|i| {
+            let j = index.nearest(&decoded.positions[i], 1)[0].0 as usize;
+            let e: f64 =
+                decoded.sh_of(i)[3..].iter().zip(&original.sh_of(j)[3..]).map(|(a, b)| f64::from(a - b).powi(2)).sum();
+            (e, k - 3)
+        })
+        .fold((0.0, 0usize), |(s, c), (e, n)| (s + e, c + n));
+    Some((sum / count.max(1) as f64).sqrt())
 }
 
 fn measure_codec(
@@ -63,13 +90,25 @@ fn measure_codec(
     let convert_to = run_timed(Command::new(&exe).arg("convert").arg(path).arg(&ours), repeat)?;
     let back = scratch.join("back.ply");
     let convert_from = run_timed(Command::new(&exe).arg("convert").arg(&ours).arg(&back), repeat)?;
-    let (mut st_to, mut st_from, mut st_bytes) = (None, None, None);
+    let ours_sh_rms = sh_rms(cloud, &formats::load(&ours, &opts)?.cloud);
+    let (mut st_to, mut st_from, mut st_bytes, mut st_sh_rms) = (None, None, None, None);
+    let sog = extension == "sog";
+    let tool = tool.filter(|_| !(sog && cloud.len() > SPLAT_TRANSFORM_SOG_LIMIT));
+    if sog && tool.is_none() && cloud.len() > SPLAT_TRANSFORM_SOG_LIMIT {
+        eprintln!("  splat-transform's CPU SOG encode of {} Gaussians is skipped (hours)", cloud.len());
+    }
     if let Some(t) = tool {
         let theirs = scratch.join(format!("theirs.{extension}"));
-        st_to =
-            Some(run_timed(Command::new(t).arg("-w").arg("-q").arg(path).arg(&theirs), repeat.min(3))?.as_secs_f64());
+        let mut cmd = Command::new(t);
+        cmd.arg("-w").arg("-q");
+        if sog {
+            // Its default asks for a WebGPU device, which this machine's driver does not give.
+            cmd.arg("-g").arg("cpu");
+        }
+        st_to = Some(run_timed(cmd.arg(path).arg(&theirs), repeat.min(3))?.as_secs_f64());
         st_bytes = Some(std::fs::metadata(&theirs)?.len());
-        if extension == "spz" {
+        st_sh_rms = sh_rms(cloud, &formats::load(&theirs, &opts)?.cloud);
+        if extension == "spz" || sog {
             let theirs_back = scratch.join("theirs_back.ply");
             st_from = Some(
                 run_timed(Command::new(t).arg("-w").arg("-q").arg(&theirs).arg(&theirs_back), repeat.min(3))?
@@ -89,24 +128,38 @@ fn measure_codec(
         splat_transform_to_s: st_to,
         splat_transform_from_s: st_from,
         splat_transform_bytes: st_bytes,
+        sh_rms: ours_sh_rms,
+        splat_transform_sh_rms: st_sh_rms,
     })
 }
 
 fn print_codecs(results: &[CodecResult]) {
     println!();
     println!(
-        "{:<28} {:>6} {:>8} {:>8} {:>8} {:>9} {:>9} {:>10} {:>10} {:>8} {:>8}",
-        "file", "format", "MB", "write", "load", "ply→", "→ply", "st ply→", "st →ply", "st MB", "speedup"
+        "{:<28} {:>6} {:>8} {:>8} {:>8} {:>9} {:>9} {:>10} {:>10} {:>8} {:>8} {:>8} {:>8}",
+        "file",
+        "format",
+        "MB",
+        "write",
+        "load",
+        "ply→",
+        "→ply",
+        "st ply→",
+        "st →ply",
+        "st MB",
+        "speedup",
+        "SH rms",
+        "st SH"
     );
     println!(
-        "{:<28} {:>6} {:>8} {:>8} {:>8} {:>9} {:>9} {:>10} {:>10} {:>8} {:>8}",
-        "", "", "", "s", "s", "s", "s", "s", "s", "", "ply→ ×"
+        "{:<28} {:>6} {:>8} {:>8} {:>8} {:>9} {:>9} {:>10} {:>10} {:>8} {:>8} {:>8} {:>8}",
+        "", "", "", "s", "s", "s", "s", "s", "s", "", "ply→ ×", "", "rms"
     );
     let opt = |v: Option<f64>| v.map_or("-".into(), |s| format!("{s:.3}"));
     for r in results {
         let name = Path::new(&r.file).file_name().unwrap().to_string_lossy();
         println!(
-            "{:<28} {:>6} {:>8.2} {:>8.3} {:>8.3} {:>9.3} {:>9.3} {:>10} {:>10} {:>8} {:>8}",
+            "{:<28} {:>6} {:>8.2} {:>8.3} {:>8.3} {:>9.3} {:>9.3} {:>10} {:>10} {:>8} {:>8} {:>8} {:>8}",
             name,
             r.format,
             r.bytes as f64 / 1e6,
@@ -118,6 +171,8 @@ fn print_codecs(results: &[CodecResult]) {
             opt(r.splat_transform_from_s),
             r.splat_transform_bytes.map_or("-".into(), |b| format!("{:.2}", b as f64 / 1e6)),
             r.splat_transform_to_s.map_or("-".into(), |t| format!("{:.1}", t / r.convert_to_s)),
+            r.sh_rms.map_or("-".into(), |e| format!("{e:.4}")),
+            r.splat_transform_sh_rms.map_or("-".into(), |e| format!("{e:.4}")),
         );
     }
 }
@@ -197,7 +252,7 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
     let generated = scratch.path().join(format!("generated_{}_sh3.ply", a.generated));
     eprintln!("generating {} Gaussians with SH degree 3...", a.generated);
     formats::save(&generated, &generated_cloud(a.generated, 3), &SaveOptions::default())?;
-    let files = [a.capture("flowers_93k_sh2.ply")?, generated];
+    let files = [a.capture("flowers_93k_sh2.ply")?, a.capture("plant_114k_sh0.ply")?, generated];
     let mut results = Vec::new();
     let mut clouds = Vec::new();
     for f in &files {
@@ -233,7 +288,7 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
     }
     let mut codecs = Vec::new();
     for (f, cloud) in files.iter().zip(&clouds) {
-        for extension in ["spz", "glb"] {
+        for extension in ["spz", "glb", "sog"] {
             eprintln!("measuring {} as .{extension}...", f.display());
             codecs.push(measure_codec(f, cloud, extension, tool.as_deref(), scratch.path(), a.repeat)?);
         }

@@ -130,7 +130,7 @@ struct Buffer {
 }
 
 /// Where a `.gltf`'s external buffers come from (the folder beside it, when there is one).
-pub type ResolveUri<'a> = &'a dyn Fn(&str) -> Result<Vec<u8>>;
+pub type ResolveUri<'a> = super::Resolve<'a>;
 
 /// Reads a `.glb` (the `glTF` magic number) or a `.gltf` (JSON) file's bytes; `resolve` loads
 /// a buffer a `.gltf` names by relative URI.

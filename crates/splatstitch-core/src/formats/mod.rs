@@ -7,6 +7,9 @@ pub mod compressed_ply;
 pub mod gltf;
 pub mod ply;
 pub mod ply_header;
+pub mod sog;
+pub mod sog_lod;
+pub mod sog_palette;
 pub mod splat;
 pub mod spz;
 
@@ -36,10 +39,19 @@ pub enum Format {
     /// glTF 2.0 JSON with `KHR_gaussian_splatting`, its buffer beside it.
     #[serde(rename = "gltf")]
     Gltf,
+    /// PlayCanvas SOG bundled in one zip.
+    #[serde(rename = "sog")]
+    Sog,
+    /// PlayCanvas SOG as a `meta.json` with its WebP textures beside it.
+    #[serde(rename = "meta.json")]
+    SogMeta,
+    /// Streamed SOG: a `lod-meta.json` over SOG units, one cloud per level of detail.
+    #[serde(rename = "lod-meta.json")]
+    SogLod,
 }
 
 /// The file name extensions of every format (for open and save dialogs).
-pub const EXTENSIONS: &[&str] = &["ply", "splat", "spz", "glb", "gltf"];
+pub const EXTENSIONS: &[&str] = &["ply", "splat", "spz", "glb", "gltf", "sog", "json"];
 
 impl Format {
     pub fn from_path(path: &Path) -> Result<Format> {
@@ -56,11 +68,12 @@ impl Format {
             Ok(Format::Glb)
         } else if name.ends_with(".gltf") {
             Ok(Format::Gltf)
-        } else if name.ends_with(".sog") || name.ends_with("meta.json") {
-            Err(FormatError::FormatNotSupported(format!(
-                "PlayCanvas SOG is not read yet; convert it to .ply or .spz first (e.g. `splat-transform {} out.ply`)",
-                path.display()
-            )))
+        } else if name.ends_with(".sog") {
+            Ok(Format::Sog)
+        } else if name.ends_with("lod-meta.json") {
+            Ok(Format::SogLod)
+        } else if name.ends_with("meta.json") {
+            Ok(Format::SogMeta)
         } else {
             Err(FormatError::UnknownExtension(path.display().to_string()))
         }
@@ -74,6 +87,9 @@ impl Format {
             Format::Spz => "spz",
             Format::Glb => "glb",
             Format::Gltf => "gltf",
+            Format::Sog => "sog",
+            Format::SogMeta => "meta.json",
+            Format::SogLod => "lod-meta.json",
         }
     }
 
@@ -111,6 +127,8 @@ pub enum NonFinitePolicy {
 #[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
     pub non_finite: NonFinitePolicy,
+    /// For streamed SOG, the level of detail to read (0, the finest, unless told).
+    pub lod: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -118,13 +136,22 @@ pub struct SaveOptions {
     pub ply_encoding: PlyEncoding,
     /// SPZ version to write (2, 3 or 4; [`spz::DEFAULT_VERSION`] unless told).
     pub spz_version: u32,
+    /// How SOG is written.
+    pub sog: sog::SogOptions,
 }
 
 impl Default for SaveOptions {
     fn default() -> Self {
-        Self { ply_encoding: PlyEncoding::BinaryLittleEndian, spz_version: spz::DEFAULT_VERSION }
+        Self {
+            ply_encoding: PlyEncoding::BinaryLittleEndian,
+            spz_version: spz::DEFAULT_VERSION,
+            sog: sog::SogOptions::default(),
+        }
     }
 }
+
+/// Reads a file that another names, relative to it (a `.gltf`'s buffers, SOG textures).
+pub type Resolve<'a> = &'a (dyn Fn(&str) -> Result<Vec<u8>> + Sync);
 
 /// A loaded cloud and what happened while loading it.
 #[derive(Debug, Clone)]
@@ -133,8 +160,10 @@ pub struct Loaded {
     pub format: Format,
     /// For standard PLY, the encoding it was stored in.
     pub ply_encoding: Option<PlyEncoding>,
-    /// For versioned formats (SPZ), the version it was stored in.
+    /// For versioned formats (SPZ, SOG), the version it was stored in.
     pub format_version: Option<u32>,
+    /// For streamed SOG, the level read and the Gaussians of every level.
+    pub lod: Option<sog_lod::LodSummary>,
     /// Gaussians removed for NaN/Inf values.
     pub non_finite_dropped: usize,
     /// Gaussians kept despite NaN/Inf values (`NonFinitePolicy::Keep`).
@@ -148,12 +177,11 @@ pub fn decode(bytes: &[u8], format: Format, opts: &LoadOptions) -> Result<Loaded
 }
 
 /// [`decode`], with the files a `.gltf` names by relative URI read by `resolve`.
-pub fn decode_beside(
-    bytes: &[u8],
-    format: Format,
-    opts: &LoadOptions,
-    resolve: Option<gltf::ResolveUri>,
-) -> Result<Loaded> {
+pub fn decode_beside(bytes: &[u8], format: Format, opts: &LoadOptions, resolve: Option<Resolve>) -> Result<Loaded> {
+    let needs_files = |what: &str| {
+        FormatError::FormatNotSupported(format!("a {what} names files beside it: open it from a folder, not as bytes"))
+    };
+    let mut lod = None;
     let (mut cloud, ply_encoding, format_version) = match format {
         Format::Ply => {
             let (c, e) = ply::decode(bytes)?;
@@ -166,6 +194,19 @@ pub fn decode_beside(
             (c, None, Some(v))
         }
         Format::Glb | Format::Gltf => (gltf::decode(bytes, resolve)?, None, None),
+        Format::Sog => {
+            let (c, v) = sog::decode_bundle(bytes)?;
+            (c, None, Some(v))
+        }
+        Format::SogMeta => {
+            let (c, v) = sog::decode_meta(bytes, resolve.ok_or_else(|| needs_files("SOG meta.json"))?)?;
+            (c, None, Some(v))
+        }
+        Format::SogLod => {
+            let (c, summary) = sog_lod::decode(bytes, resolve.ok_or_else(|| needs_files("lod-meta.json"))?, opts.lod)?;
+            lod = Some(summary);
+            (c, None, Some(1))
+        }
     };
     let bad = cloud.non_finite_indices();
     let (mut dropped, mut kept) = (0, 0);
@@ -184,7 +225,7 @@ pub fn decode_beside(
         }
     }
     debug_assert!(cloud.is_consistent());
-    Ok(Loaded { cloud, format, ply_encoding, format_version, non_finite_dropped: dropped, non_finite_kept: kept })
+    Ok(Loaded { cloud, format, ply_encoding, format_version, lod, non_finite_dropped: dropped, non_finite_kept: kept })
 }
 
 /// Loads a splat file, choosing the format by extension.
@@ -197,13 +238,16 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, LoadError> {
         let relative = Path::new(uri);
         if relative.is_absolute() || relative.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
             return Err(FormatError::Invalid {
-                format: "glTF",
-                reason: format!("buffer `{uri}` is not a file beside the .gltf (absolute or outside its folder)"),
+                format: format.name(),
+                reason: format!("`{uri}` is not a file beside the {} (absolute or outside its folder)", format.name()),
             });
         }
         std::fs::read(folder.join(relative))
-            .map_err(|e| FormatError::Invalid { format: "glTF", reason: format!("buffer `{uri}`: {e}") })
+            .map_err(|e| FormatError::Invalid { format: format.name(), reason: format!("`{uri}`: {e}") })
     };
+    if opts.lod.is_some() && format != Format::SogLod {
+        tracing::warn!("{}: a level of detail applies to streamed SOG (lod-meta.json) only; ignored", path.display());
+    }
     let loaded = decode_beside(&bytes, format, opts, Some(&beside)).map_err(wrap)?;
     if loaded.non_finite_dropped > 0 {
         tracing::warn!(
@@ -236,7 +280,16 @@ pub fn encode(cloud: &GaussianCloud, format: Format, opts: &SaveOptions) -> Resu
         Format::Spz => spz::encode(cloud, opts.spz_version),
         Format::Glb => gltf::encode_glb(cloud),
         Format::Gltf => gltf::encode_gltf(cloud, &gltf::BufferPlacement::Inline).map(|(json, _)| json),
+        Format::Sog => sog::encode_bundle(cloud, &opts.sog),
+        Format::SogMeta => Err(FormatError::CannotWrite(
+            "a SOG meta.json is several files: save it to a path, or write a bundled .sog".into(),
+        )),
+        Format::SogLod => Err(cannot_write_lod()),
     }
+}
+
+fn cannot_write_lod() -> FormatError {
+    FormatError::CannotWrite("streamed SOG (lod-meta.json) is read, not written: write a .sog or meta.json".into())
 }
 
 /// Saves a cloud, choosing the format by extension. The file appears whole or not at all:
@@ -247,8 +300,11 @@ pub fn save(path: &Path, cloud: &GaussianCloud, opts: &SaveOptions) -> Result<()
     if !cloud.is_consistent() {
         return Err(wrap(FormatError::CannotWrite("cloud columns have different lengths".into())));
     }
-    if format == Format::Gltf {
-        return save_gltf(path, cloud).map_err(wrap);
+    match format {
+        Format::Gltf => return save_gltf(path, cloud).map_err(wrap),
+        Format::SogMeta => return save_sog_files(path, cloud, &opts.sog).map_err(wrap),
+        Format::SogLod => return Err(wrap(cannot_write_lod())),
+        _ => {}
     }
     let mut failure = None;
     let io = write_atomically_with(path, |w| {
@@ -280,6 +336,17 @@ fn save_gltf(path: &Path, cloud: &GaussianCloud) -> Result<()> {
     let (json, bin) = gltf::encode_gltf(cloud, &gltf::BufferPlacement::Beside(&bin_name))?;
     write_atomically(&path.with_file_name(&bin_name), &bin)?;
     write_atomically(path, &json)?;
+    Ok(())
+}
+
+/// A `meta.json` and its textures beside it (the textures first, so the JSON never names a
+/// texture that is not there).
+fn save_sog_files(path: &Path, cloud: &GaussianCloud, opts: &sog::SogOptions) -> Result<()> {
+    let files = sog::encode_files(cloud, opts)?;
+    for (name, bytes) in &files.textures {
+        write_atomically(&path.with_file_name(name), bytes)?;
+    }
+    write_atomically(path, &files.meta_json)?;
     Ok(())
 }
 

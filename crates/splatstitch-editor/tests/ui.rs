@@ -659,7 +659,7 @@ fn a_streamed_sog_asks_for_its_level_and_opens_the_one_chosen() {
     assert!(app.lod_choice.is_some(), "the file asks for its level before loading");
     let mut h = harness(app);
     h.run_steps(2);
-    h.get_by_label_contains("level 0:").click();
+    h.get_by_role(Role::ComboBox).click();
     h.run_steps(2);
     h.get_by_label(&format!("level 1: {coarse_n} Gaussians")).click();
     h.run_steps(2);

@@ -479,7 +479,7 @@ pub fn morton_order(positions: &[[f32; 3]]) -> Vec<u32> {
         .map(|p| {
             let q: [u32; 3] = std::array::from_fn(|a| {
                 let range = hi[a] - lo[a];
-                if !(range > 0.0) || !p[a].is_finite() {
+                if range.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) || !p[a].is_finite() {
                     0
                 } else {
                     (((p[a] - lo[a]) / range) * 1023.0).round().clamp(0.0, 1023.0) as u32
@@ -574,7 +574,7 @@ pub fn encode_files(cloud: &GaussianCloud, opts: &SogOptions) -> Result<SogFiles
         let dim = coeffs * 3;
         let rest: Vec<f32> = cloud.sh.chunks_exact(k * 3).flat_map(|b| b[3..].to_vec()).collect();
         let palette = palette_size(n);
-        let (centroids, labels) = kmeans(&rest, dim, palette, opts.sh_iterations, 0x5eed_0f_5065);
+        let (centroids, labels) = kmeans(&rest, dim, palette, opts.sh_iterations, 0x005e_ed0f_5065);
         let (book, entries) = scalar_codebook(&centroids, CODEBOOK);
         let used = centroids.len() / dim;
         let rows = used.div_ceil(PALETTE_ROW);

@@ -51,7 +51,7 @@ pub struct LodSummary {
 }
 
 /// Each level's runs, by unit file.
-fn runs_by_level(m: &Manifest) -> Result<Vec<BTreeMap<usize, Vec<Run>>>> {
+fn runs_by_level(m: &Manifest) -> Result<RunsByLevel> {
     let mut levels = vec![BTreeMap::new(); m.lod_levels as usize];
     let mut stack = vec![&m.tree];
     while let Some(node) = stack.pop() {
@@ -71,7 +71,10 @@ fn runs_by_level(m: &Manifest) -> Result<Vec<BTreeMap<usize, Vec<Run>>>> {
     Ok(levels)
 }
 
-fn parse(bytes: &[u8]) -> Result<(Manifest, Vec<BTreeMap<usize, Vec<Run>>>)> {
+/// Each level's runs of Gaussians, by the unit file holding them.
+type RunsByLevel = Vec<BTreeMap<usize, Vec<Run>>>;
+
+fn parse(bytes: &[u8]) -> Result<(Manifest, RunsByLevel)> {
     let m: Manifest = serde_json::from_slice(bytes).map_err(|e| invalid(format!("lod-meta.json: {e}")))?;
     match &m.version {
         None => {}

@@ -79,7 +79,7 @@ fn companded_starts(sorted: &[f32], k: usize) -> Vec<f64> {
         })
         .collect();
     let total: f64 = weights.iter().sum();
-    if !(total > 0.0) {
+    if total.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
         return (0..k).map(|i| f64::from(sorted[((2 * i + 1) * n / (2 * k)).min(n - 1)])).collect();
     }
     let mut starts = Vec::with_capacity(k);
@@ -152,7 +152,7 @@ fn one_dimensional_kmeans(sorted: &[f32], k: usize) -> Vec<f32> {
 /// palette). Returns the centroids (rows of `dim`) and each point's centroid. With no more
 /// points than `k`, every point is its own centroid.
 pub fn kmeans(points: &[f32], dim: usize, k: usize, iterations: u32, seed: u64) -> (Vec<f32>, Vec<u32>) {
-    assert!(dim > 0 && points.len() % dim == 0, "points are rows of `dim` values");
+    assert!(dim > 0 && points.len().is_multiple_of(dim), "points are rows of `dim` values");
     let n = points.len() / dim;
     if n <= k {
         return (points.to_vec(), (0..n as u32).collect());
@@ -516,8 +516,8 @@ mod tests {
         for i in 0..4000 {
             let c = i % 10;
             truth.push(c);
-            for d in 0..9 {
-                points.push(centres[c][d] + ((rng.next() % 1000) as f32 / 1000.0 - 0.5) * 0.1);
+            for v in centres[c] {
+                points.push(v + ((rng.next() % 1000) as f32 / 1000.0 - 0.5) * 0.1);
             }
         }
         let (cents, labels) = kmeans(&points, 9, 40, 10, 1);

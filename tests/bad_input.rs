@@ -153,7 +153,14 @@ fn malformed_splat_spz_and_compressed_files_get_clear_errors() {
     let err = info_fails(&write(dir.path(), "v9.spz", &v9), &[]);
     assert!(err.contains("unsupported version 9"), "{err}");
     let err = info_fails(&write(dir.path(), "scene.sog", b"PK"), &[]);
-    assert!(err.contains("SOG") && err.contains("not read yet"), "{err}");
+    assert!(err.contains("scene.sog") && err.contains("not a SOG zip"), "{err}");
+    // A meta.json whose textures are not beside it names the one it looked for.
+    let sog_dir = dir.path().join("sog");
+    std::fs::create_dir(&sog_dir).unwrap();
+    run_ok(bin().arg("convert").arg(data("fruit_drops_5k_sh3.ply")).arg(sog_dir.join("meta.json")));
+    std::fs::remove_file(sog_dir.join("quats.webp")).unwrap();
+    let err = info_fails(&sog_dir.join("meta.json"), &[]);
+    assert!(err.contains("meta.json") && err.contains("quats.webp"), "{err}");
     let err = info_fails(&write(dir.path(), "junk.spz", b"\x1f\x8bnot really gzip"), &[]);
     assert!(err.contains("SPZ"), "{err}");
     // Version 4, what `convert` writes by default: header, table of contents, zstd frames.

@@ -28,13 +28,7 @@ fn genuine() -> &'static sog::SogFiles {
 }
 
 fn texture(name: &str) -> Result<Vec<u8>, FormatError> {
-    let files = genuine();
-    files
-        .textures
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, b)| b.clone())
-        .ok_or_else(|| FormatError::Invalid { format: "SOG", reason: format!("no `{name}`") })
+    genuine().texture(name)
 }
 
 fuzz_target!(|data: &[u8]| {

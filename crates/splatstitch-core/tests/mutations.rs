@@ -160,11 +160,7 @@ fn mutated_sog_parts_never_panic() {
         Ok(_) => decoded += 1,
         Err(_) => failed += 1,
     };
-    let genuine = |name: &str| {
-        files.textures.iter().find(|(n, _)| *n == name).map(|(_, b)| b.clone()).ok_or_else(|| {
-            splatstitch_core::error::FormatError::Invalid { format: "SOG", reason: format!("no {name}") }
-        })
-    };
+    let genuine = |name: &str| files.texture(name);
     for _ in 0..1500 {
         let meta = mutate(&files.meta_json, &mut rng);
         count(decode_beside(&meta, Format::SogMeta, &keep, Some(&genuine)));

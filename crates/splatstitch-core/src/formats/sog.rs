@@ -442,6 +442,17 @@ pub struct SogFiles {
     pub textures: Vec<(&'static str, Vec<u8>)>,
 }
 
+impl SogFiles {
+    /// The texture of that name, as [`decode_meta`]'s `fetch` wants it.
+    pub fn texture(&self, name: &str) -> Result<Vec<u8>> {
+        self.textures
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, b)| b.clone())
+            .ok_or_else(|| invalid(format!("no texture `{name}`")))
+    }
+}
+
 /// Texture sides for `n` Gaussians, as the reference writer lays them out (multiples of 4).
 fn texture_size(n: usize) -> (usize, usize) {
     let width = ((n as f64).sqrt() / 4.0).ceil() as usize * 4;
@@ -552,7 +563,7 @@ pub fn encode_files(cloud: &GaussianCloud, opts: &SogOptions) -> Result<SogFiles
         scales[t * 4 + 3] = 255;
     }
 
-    let dc_values: Vec<f32> = (0..n).flat_map(|i| cloud.sh[i * k * 3..i * k * 3 + 3].to_vec()).collect();
+    let dc_values: Vec<f32> = cloud.sh.chunks_exact(k * 3).flat_map(|b| b[..3].iter().copied()).collect();
     let (dc_book, dc_labels) = scalar_codebook(&dc_values, CODEBOOK);
     let mut sh0 = vec![0u8; texels * 4];
     for (t, &g) in order.iter().enumerate() {
@@ -572,7 +583,7 @@ pub fn encode_files(cloud: &GaussianCloud, opts: &SogOptions) -> Result<SogFiles
     let sh_n = if cloud.sh_degree > 0 {
         let coeffs = k - 1;
         let dim = coeffs * 3;
-        let rest: Vec<f32> = cloud.sh.chunks_exact(k * 3).flat_map(|b| b[3..].to_vec()).collect();
+        let rest: Vec<f32> = cloud.sh.chunks_exact(k * 3).flat_map(|b| b[3..].iter().copied()).collect();
         let palette = palette_size(n);
         let (centroids, labels) = kmeans(&rest, dim, palette, opts.sh_iterations, 0x005e_ed0f_5065);
         let (book, entries) = scalar_codebook(&centroids, CODEBOOK);
@@ -653,10 +664,7 @@ mod tests {
     use crate::formats::test_cloud;
 
     fn decode_files(files: &SogFiles) -> (GaussianCloud, u32) {
-        let fetch = |name: &str| -> Result<Vec<u8>> {
-            files.textures.iter().find(|(n, _)| *n == name).map(|(_, b)| b.clone()).ok_or_else(|| invalid(name))
-        };
-        decode_meta(&files.meta_json, &fetch).unwrap()
+        decode_meta(&files.meta_json, &|name| files.texture(name)).unwrap()
     }
 
     /// Each Gaussian of `a` paired with the one of `b` at the nearest centre.
@@ -749,9 +757,7 @@ mod tests {
     fn bad_meta_gets_named_errors() {
         let cloud = test_cloud(50, 1);
         let files = encode_files(&cloud, &SogOptions::default()).unwrap();
-        let fetch = |name: &str| -> Result<Vec<u8>> {
-            files.textures.iter().find(|(n, _)| *n == name).map(|(_, b)| b.clone()).ok_or_else(|| invalid(name))
-        };
+        let fetch = |name: &str| files.texture(name);
         let mut meta: serde_json::Value = serde_json::from_slice(&files.meta_json).unwrap();
         let try_meta =
             |m: &serde_json::Value| decode_meta(&serde_json::to_vec(m).unwrap(), &fetch).unwrap_err().to_string();

@@ -95,22 +95,22 @@ fn parse(bytes: &[u8]) -> Result<(Manifest, RunsByLevel)> {
     Ok((m, levels))
 }
 
+/// The Gaussians of each level: the manifest's `counts`, or (older manifests) its runs' sum.
+fn counts_of(m: &Manifest, levels: &RunsByLevel) -> Vec<u64> {
+    m.counts.clone().unwrap_or_else(|| levels.iter().map(|f| f.values().flatten().map(|r| r.count).sum()).collect())
+}
+
 /// The Gaussians of each level, without decoding any unit.
 pub fn level_counts(bytes: &[u8]) -> Result<Vec<u64>> {
     let (m, levels) = parse(bytes)?;
-    Ok(m.counts
-        .clone()
-        .unwrap_or_else(|| levels.iter().map(|files| files.values().flatten().map(|r| r.count).sum()).collect()))
+    Ok(counts_of(&m, &levels))
 }
 
 /// Decodes one level (the finest, 0, unless told) of a `lod-meta.json`, reading its units
 /// through `fetch` (paths relative to the manifest).
 pub fn decode(bytes: &[u8], fetch: Fetch, level: Option<u32>) -> Result<(GaussianCloud, LodSummary)> {
     let (m, levels) = parse(bytes)?;
-    let counts: Vec<u64> = m
-        .counts
-        .clone()
-        .unwrap_or_else(|| levels.iter().map(|f| f.values().flatten().map(|r| r.count).sum()).collect());
+    let counts = counts_of(&m, &levels);
     let level = level.unwrap_or(0);
     let Some(files) = levels.get(level as usize) else {
         return Err(FormatError::FormatNotSupported(format!(

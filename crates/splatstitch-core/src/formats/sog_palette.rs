@@ -202,8 +202,11 @@ impl PrincipalAxes {
             .par_chunks(dim * 4096)
             .map(|block| {
                 let mut c = vec![0.0f64; dim * dim];
+                let mut d = vec![0.0f64; dim];
                 for row in block.chunks_exact(dim) {
-                    let d: Vec<f64> = row.iter().zip(&mean).map(|(&v, m)| f64::from(v) - m).collect();
+                    for ((x, &v), m) in d.iter_mut().zip(row).zip(&mean) {
+                        *x = f64::from(v) - m;
+                    }
                     for i in 0..dim {
                         for j in i..dim {
                             c[i * dim + j] += d[i] * d[j];
@@ -358,18 +361,10 @@ fn kmeans_fixed<const D: usize>(
     let mut labels = vec![0u32; n];
     assign_fixed(&rows, &centroids, &mut labels, !exact_start);
     for _ in 0..iterations.max(1) {
-        update(bytemuck_rows(&rows), D, bytemuck_rows_mut(&mut centroids), &labels, &mut rng);
+        update(rows.as_flattened(), D, centroids.as_flattened_mut(), &labels, &mut rng);
         assign_fixed(&rows, &centroids, &mut labels, true);
     }
     (centroids.into_iter().flatten().collect(), labels)
-}
-
-fn bytemuck_rows<const D: usize>(rows: &[[f32; D]]) -> &[f32] {
-    rows.as_flattened()
-}
-
-fn bytemuck_rows_mut<const D: usize>(rows: &mut [[f32; D]]) -> &mut [f32] {
-    rows.as_flattened_mut()
 }
 
 /// Each row's nearest centroid. Identical centroids are collapsed first: the tree needs
@@ -448,8 +443,10 @@ fn update(points: &[f32], dim: usize, centroids: &mut [f32], labels: &[u32], rng
 fn kmeans_any(points: &[f32], dim: usize, k: usize, iterations: u32, seed: u64) -> (Vec<f32>, Vec<u32>) {
     let n = points.len() / dim;
     let mut rng = SplitMix(seed);
-    let mut centroids: Vec<f32> =
-        distinct_sample(n, k, &mut rng).into_iter().flat_map(|i| points[i * dim..(i + 1) * dim].to_vec()).collect();
+    let mut centroids: Vec<f32> = distinct_sample(n, k, &mut rng)
+        .into_iter()
+        .flat_map(|i| points[i * dim..(i + 1) * dim].iter().copied())
+        .collect();
     let owner: Vec<u32> = (0..k as u32).collect();
     let mut labels = vec![0u32; n];
     for _ in 0..iterations.max(1) {

@@ -6,7 +6,8 @@ use splatstitch_core::formats::{self, LoadOptions};
 use splatstitch_core::{GaussianCloud, Role};
 use splatstitch_stitch::boundary::{BoundaryParams, find_boundary};
 use splatstitch_stitch::compose::Composite;
-use splatstitch_stitch::run::{Evaluation, RunOptions, Stage, render_views};
+use splatstitch_stitch::run::{Evaluation, RunOptions, Stage};
+use splatstitch_stitch::views::render_views;
 use splatstitch_stitch::{BackendChoice, Job, run};
 use std::path::PathBuf;
 

@@ -7,7 +7,7 @@
 
 use crate::cameras::fibonacci_cameras_turned;
 use crate::metrics::{COVERED, detail};
-use crate::run::render_views;
+use crate::views::render_views;
 use glam::Vec3;
 use splatstitch_core::{ColourMap, GaussianCloud};
 use splatstitch_render::{Camera, Image};

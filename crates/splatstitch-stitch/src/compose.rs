@@ -59,6 +59,9 @@ impl Composite {
             if let Some(c) = &spec.crop {
                 crop_to_box(&mut cloud, c.box_min.into(), c.box_max.into());
             }
+            if let Some(g) = &spec.grade {
+                g.apply(&mut cloud, |_| 1.0);
+            }
             if let Some(t) = &spec.transform {
                 t.similarity().bake(&mut cloud);
             }
@@ -210,5 +213,23 @@ mod tests {
         assert_eq!(composite.layers.iter().map(|l| l.cloud.len()).collect::<Vec<_>>(), vec![60, 15]);
         let err = Composite::load(&Job::parse(&path, &job("lod = 5")).unwrap()).unwrap_err().to_string();
         assert!(err.contains("level 5 does not exist"), "{err}");
+    }
+
+    #[test]
+    fn a_layer_grade_is_applied_when_the_job_is_composed() {
+        use splatstitch_core::formats::{self, SaveOptions};
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = GaussianCloud::with_len(4, 1);
+        for (i, p) in c.positions.iter_mut().enumerate() {
+            *p = [i as f32, 0.0, 1.0];
+        }
+        formats::save(&dir.path().join("a.ply"), &c, &SaveOptions::default()).unwrap();
+        let text = "[[layer]]\nname = \"a\"\nfile = \"a.ply\"\nrole = \"source\"\n\
+                    [[layer]]\nname = \"b\"\nfile = \"a.ply\"\nrole = \"target\"\ngrade = { exposure = 1.0 }\n\
+                    [output]\nply = \"out.ply\"\n";
+        let composite = Composite::load(&Job::parse(&dir.path().join("job.toml"), text).unwrap()).unwrap();
+        // SH zero: colour 0.5, one stop brighter is 1.0; the ungraded layer stays at 0.5.
+        assert_eq!(composite.layers[0].cloud.base_colour(0), [0.5; 3]);
+        assert!(composite.layers[1].cloud.base_colour(3).iter().all(|v| (v - 1.0).abs() < 1e-5));
     }
 }

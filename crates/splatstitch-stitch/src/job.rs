@@ -5,7 +5,7 @@
 
 pub use crate::params::{BlendSpec, Method};
 use serde::{Deserialize, Serialize};
-use splatstitch_core::{Role, Similarity};
+use splatstitch_core::{Grade, Role, Similarity};
 use std::path::{Path, PathBuf};
 
 /// A problem with a job file: where it is and what is wrong.
@@ -60,6 +60,10 @@ pub struct LayerSpec {
     /// unless told).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lod: Option<u32>,
+    /// A colour grade of the whole layer, applied when the job is composed (every key
+    /// optional, the defaults change nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grade: Option<Grade>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -217,6 +221,10 @@ impl Job {
                 if !t.rotate_deg.iter().chain(&t.translate).all(|v| v.is_finite()) {
                     return Err(at("transform", format!("layer `{}`: values must be finite", l.name)));
                 }
+            }
+            if let Some(g) = &l.grade {
+                g.validate()
+                    .map_err(|e| at(&format!("grade.{}", e.key), format!("layer `{}`: {}", l.name, e.message)))?;
             }
         }
         let count = |r: Role| s.layers.iter().filter(|l| l.role == r).count();
@@ -380,5 +388,21 @@ renders = "out/renders"
         assert!(e.message.contains("unknown variant `magic`"), "{e}");
         let e = parse(&GOOD.replace("[output]\nply = \"out/stitched.ply\"", "[output]")).unwrap_err();
         assert!(e.message.contains("missing field `ply`"), "{e}");
+    }
+
+    #[test]
+    fn a_layer_grade_takes_any_subset_of_its_keys_and_names_a_bad_one() {
+        let graded = |g: &str| GOOD.replace("\n[blend]", &format!("[layer.grade]\n{g}\n\n[blend]"));
+        let job = parse(&graded("exposure = 1.0\nsaturation = 0.8")).unwrap();
+        let g = job.spec.layers[1].grade.unwrap();
+        assert_eq!((g.exposure, g.saturation, g.contrast), (1.0, 0.8, 1.0), "unset keys are the identity");
+        assert_eq!(parse(&job.to_toml()).unwrap().spec, job.spec, "round trip");
+        let inline = GOOD.replace("role = \"target\"", "role = \"target\"\ngrade = { tint = 0.2, contrast = 9.0 }");
+        let e = parse(&inline).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("layer.grade.contrast"), "{e}");
+        assert!(e.message.contains("9 is outside 0..=3"), "{e}");
+        assert!(e.line.is_some(), "{e}");
+        let e = parse(&graded("glow = 1.0")).unwrap_err();
+        assert!(e.message.contains("unknown field `glow`"), "{e}");
     }
 }

@@ -17,11 +17,11 @@ use crate::poisson::{PoissonProblem, PoissonSettings, apply_offsets, solve};
 use crate::report::{LayerCount, Report, Timings, TransferReport, TransferStatus, ValidationReport};
 use crate::transfer::{TransferInputs, seam_transfer};
 use crate::validation::{CurvePoint, Validation};
-use crate::views::{SideView, render_side};
+use crate::views::{SideView, render_side, render_views};
 use splatstitch_core::GaussianCloud;
 use splatstitch_core::formats::{self, SaveOptions, write_atomically};
 use splatstitch_render::gpu::GpuContext;
-use splatstitch_render::{Camera, Image, RenderLayer, RenderOptions, RenderScene, render_cpu};
+use splatstitch_render::{Camera, Image};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -100,13 +100,6 @@ pub fn peak_rss_mb() -> f64 {
         })
         .and_then(|kb| kb.parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
-}
-
-/// Renders each camera's view of `clouds` together, over black.
-pub fn render_views(clouds: &[&GaussianCloud], cameras: &[Camera]) -> Vec<Image> {
-    let scene = RenderScene { layers: clouds.iter().map(|c| RenderLayer::new(c)).collect() };
-    let opts = RenderOptions { background: [0.0; 3], sh_degree: 3 };
-    cameras.iter().map(|c| render_cpu(&scene, c, &opts).expect("working cameras are valid")).collect()
 }
 
 /// What the metrics need that does not change with the target's colours.

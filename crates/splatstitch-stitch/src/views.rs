@@ -4,10 +4,19 @@
 
 use rayon::prelude::*;
 use splatstitch_core::GaussianCloud;
-use splatstitch_render::{Camera, Image, PixelWeights, RenderLayer, RenderScene, render_with_weights_cpu, view_depths};
+use splatstitch_render::{
+    Camera, Image, PixelWeights, RenderLayer, RenderOptions, RenderScene, render_cpu, render_with_weights_cpu, view_depths,
+};
 
 /// Weights below this are dropped from the per-camera entry lists (docs/ARCHITECTURE.md §9).
 pub const MIN_WEIGHT: f32 = 1e-4;
+
+/// Renders each camera's view of `clouds` together, over black.
+pub fn render_views(clouds: &[&GaussianCloud], cameras: &[Camera]) -> Vec<Image> {
+    let scene = RenderScene { layers: clouds.iter().map(|c| RenderLayer::new(c)).collect() };
+    let opts = RenderOptions { background: [0.0; 3], sh_degree: 3 };
+    cameras.iter().map(|c| render_cpu(&scene, c, &opts).expect("working cameras are valid")).collect()
+}
 
 /// One camera's render of one side alone: colour over black (premultiplied) with coverage, the
 /// surface depth per pixel (infinity where the side never reaches half coverage), and the share

@@ -39,6 +39,6 @@ pub fn run(a: OpenArgs) -> anyhow::Result<()> {
     }
     let mut app = EditorApp::new(Document::default(), Some(Autosave::new(recovery_path())));
     let files = if a.files.is_empty() { demo_job().into_iter().collect() } else { a.files };
-    app.add_files(files);
+    app.state.add_files(files);
     splatstitch_editor::window::run(app).context("editor")
 }

@@ -19,7 +19,7 @@ pub mod transform;
 pub use cloud::{ExtraColumn, GaussianCloud, ScalarKind};
 pub use colour_map::ColourMap;
 pub use error::{FormatError, LoadError};
-pub use grade::Grade;
 pub use formats::{Format, LoadOptions, Loaded, NonFinitePolicy, PlyEncoding, SaveOptions};
+pub use grade::Grade;
 pub use layer::{Layer, LayerFlags, Role, Scene};
 pub use transform::Similarity;

@@ -4,7 +4,7 @@
 
 use splatstitch_core::formats::{self, LoadOptions, SaveOptions};
 use splatstitch_core::transform::crop_to_box;
-use splatstitch_core::{GaussianCloud, LayerFlags, Role};
+use splatstitch_core::{GaussianCloud, Grade, LayerFlags, Role};
 use splatstitch_stitch::compose::with_sh_degree;
 use splatstitch_stitch::job::{BlendSpec, CropSpec, JobFile, LayerSpec, OutputSpec, TransformSpec};
 use splatstitch_stitch::{Job, JobError};
@@ -23,6 +23,14 @@ pub enum DocumentError {
     WouldOverwriteInput(PathBuf),
     #[error("nothing to export: the scene has no layers")]
     Empty,
+}
+
+/// A whole-layer grade: the grade, the cloud it was applied to and what it gave.
+#[derive(Debug, Clone)]
+pub struct LayerGrade {
+    pub grade: Grade,
+    pub input: Arc<GaussianCloud>,
+    pub output: Arc<GaussianCloud>,
 }
 
 /// One layer: the capture as loaded (and cropped), and the edits on top.
@@ -45,6 +53,9 @@ pub struct DocLayer {
     /// layer was cut from another (`derived`), saving writes the layer's own PLY.
     pub original: Arc<GaussianCloud>,
     pub derived: bool,
+    /// The last whole-layer grade. While `cloud` is its output and its input is `original`,
+    /// the job keeps the capture file and writes the grade as the layer's `grade` key.
+    pub grade: Option<LayerGrade>,
 }
 
 impl DocLayer {
@@ -63,12 +74,47 @@ impl DocLayer {
             cloud,
             flags: Arc::new(vec![LayerFlags::default(); n]),
             derived: false,
+            grade: None,
         }
     }
 
-    /// True when the capture file no longer describes this layer.
+    /// A layer loaded from its capture with a whole-layer grade applied (a job's `grade` key).
+    pub fn graded(mut self, grade: Grade) -> Self {
+        if !grade.is_identity() {
+            let mut c = (*self.original).clone();
+            grade.apply(&mut c, |_| 1.0);
+            self.cloud = Arc::new(c);
+            self.grade = Some(LayerGrade { grade, input: self.original.clone(), output: self.cloud.clone() });
+        }
+        self
+    }
+
+    /// The whole-layer grade shown now (the identity once another edit replaced its result).
+    pub fn active_grade(&self) -> Grade {
+        self.grade.as_ref().filter(|g| Arc::ptr_eq(&g.output, &self.cloud)).map(|g| g.grade).unwrap_or_default()
+    }
+
+    /// What a new whole-layer grade applies to: the input of the active one, else the cloud.
+    pub fn grade_base(&self) -> Arc<GaussianCloud> {
+        match &self.grade {
+            Some(g) if Arc::ptr_eq(&g.output, &self.cloud) => g.input.clone(),
+            _ => self.cloud.clone(),
+        }
+    }
+
+    /// The grade key the job can carry: the active grade when it applies to the capture as
+    /// loaded.
+    fn grade_key(&self) -> Option<Grade> {
+        self.grade
+            .as_ref()
+            .filter(|g| Arc::ptr_eq(&g.output, &self.cloud) && Arc::ptr_eq(&g.input, &self.original))
+            .map(|g| g.grade)
+    }
+
+    /// True when the capture file (with the grade key) no longer describes this layer.
     pub fn needs_own_file(&self) -> bool {
-        self.derived || !Arc::ptr_eq(&self.cloud, &self.original) || self.count(LayerFlags::DELETED) > 0
+        let described = Arc::ptr_eq(&self.cloud, &self.original) || self.grade_key().is_some();
+        self.derived || !described || self.count(LayerFlags::DELETED) > 0
     }
 
     /// The layer's Gaussians minus deleted ones, in its own frame.
@@ -160,7 +206,7 @@ impl Document {
         for l in spec.layers {
             let file = if l.file.is_absolute() { l.file.clone() } else { base.join(&l.file) };
             let cloud = load_capture(&file, l.crop.as_ref(), l.lod)?;
-            let mut layer = DocLayer::new(l.name, file, l.role, cloud);
+            let mut layer = DocLayer::new(l.name, file, l.role, cloud).graded(l.grade.unwrap_or_default());
             layer.crop = l.crop;
             layer.lod = l.lod;
             layer.transform = l.transform.unwrap_or_default();
@@ -204,6 +250,7 @@ impl Document {
                     crop: l.crop.clone(),
                     transform: (l.transform != TransformSpec::default()).then(|| l.transform.clone()),
                     lod: l.lod,
+                    grade: l.grade_key(),
                 })
                 .collect(),
             blend: self.blend.clone(),
@@ -238,8 +285,9 @@ impl Document {
                 Some(b) => path.strip_prefix(b).map(Path::to_path_buf).unwrap_or(path),
                 None => std::path::absolute(&path).unwrap_or(path),
             };
-            // The written cloud is already cropped.
+            // The written cloud is already cropped and graded.
             s.crop = None;
+            s.grade = None;
         }
         Ok(spec)
     }

@@ -1,7 +1,7 @@
 //! Undo/redo: every change to the document is an [`Edit`] that knows how to apply and revert
 //! itself. A gizmo drag becomes one edit when the mouse is released.
 
-use crate::document::{DocLayer, Document};
+use crate::document::{DocLayer, Document, LayerGrade};
 use splatstitch_core::{LayerFlags, Role};
 use splatstitch_stitch::job::TransformSpec;
 use std::sync::Arc;
@@ -34,6 +34,14 @@ pub enum Edit {
         before: Arc<splatstitch_core::GaussianCloud>,
         after: Arc<splatstitch_core::GaussianCloud>,
     },
+    /// A whole-layer grade set, changed or removed, with the colours it gives.
+    Grade {
+        layer: usize,
+        before: Option<Box<LayerGrade>>,
+        after: Option<Box<LayerGrade>>,
+        cloud_before: Arc<splatstitch_core::GaussianCloud>,
+        cloud_after: Arc<splatstitch_core::GaussianCloud>,
+    },
     /// Selection, hiding and deleting of Gaussians.
     Flags {
         layer: usize,
@@ -65,6 +73,11 @@ impl Edit {
             Edit::Visible { layer, after } => doc.layers[*layer].visible = *after,
             Edit::Flags { layer, after, .. } => doc.layers[*layer].flags = after.clone(),
             Edit::Cloud { layer, after, .. } => doc.layers[*layer].cloud = after.clone(),
+            Edit::Grade { layer, after, cloud_after, .. } => {
+                let l = &mut doc.layers[*layer];
+                l.grade = after.as_deref().cloned();
+                l.cloud = cloud_after.clone();
+            }
             Edit::Add { index, layer } => doc.layers.insert(*index, (**layer).clone()),
             Edit::Remove { index, .. } => {
                 doc.layers.remove(*index);
@@ -81,6 +94,11 @@ impl Edit {
             Edit::Visible { layer, after } => doc.layers[*layer].visible = !after,
             Edit::Flags { layer, before, .. } => doc.layers[*layer].flags = before.clone(),
             Edit::Cloud { layer, before, .. } => doc.layers[*layer].cloud = before.clone(),
+            Edit::Grade { layer, before, cloud_before, .. } => {
+                let l = &mut doc.layers[*layer];
+                l.grade = before.as_deref().cloned();
+                l.cloud = cloud_before.clone();
+            }
             Edit::Add { index, .. } => {
                 doc.layers.remove(*index);
             }
@@ -99,6 +117,10 @@ impl Edit {
             Edit::Visible { layer, after } => format!("{} {}", if *after { "show" } else { "hide" }, name(layer)),
             Edit::Flags { layer, label, .. } => format!("{label} ({})", name(layer)),
             Edit::Cloud { layer, label, .. } => format!("{label} ({})", name(layer)),
+            Edit::Grade { layer, after, .. } => match after {
+                Some(_) => format!("grade {}", name(layer)),
+                None => format!("reset the grade of {}", name(layer)),
+            },
             Edit::Add { layer, .. } => format!("add {}", layer.name),
             Edit::Remove { layer, .. } => format!("remove {}", layer.name),
             Edit::Batch { label, .. } => label.clone(),

@@ -145,6 +145,24 @@ pub fn by_opacity_and_size(cloud: &GaussianCloud, t: &Similarity, opacity: (f32,
         .collect()
 }
 
+/// Per-Gaussian weights for an edit of the selection with a soft edge: 1 on selected Gaussians,
+/// falling linearly to 0 at `feather` (layer units) from the nearest selected centre.
+pub fn feathered(cloud: &GaussianCloud, selected: &[bool], feather: f32) -> Vec<f32> {
+    let inside: Vec<[f32; 3]> = cloud.positions.iter().zip(selected).filter(|(_, s)| **s).map(|(p, _)| *p).collect();
+    let index = (feather > 0.0).then(|| CentreIndex::from_points(&inside)).flatten();
+    (0..cloud.len())
+        .into_par_iter()
+        .map(|i| {
+            if selected.get(i).copied().unwrap_or(false) {
+                return 1.0;
+            }
+            let Some(index) = &index else { return 0.0 };
+            let d = index.nearest(&cloud.positions[i], 1).first().map_or(f32::INFINITY, |n| n.1);
+            (1.0 - d / feather).max(0.0)
+        })
+        .collect()
+}
+
 /// The K-nearest-neighbour graph of a cloud's centres, built once per layer.
 pub struct KnnGraph {
     pub k: usize,
@@ -268,6 +286,20 @@ mod tests {
 
     fn count(v: &[bool]) -> usize {
         v.iter().filter(|b| **b).count()
+    }
+
+    #[test]
+    fn a_feather_fades_from_the_selection_to_nothing_at_its_width() {
+        let c = two_sheets();
+        // The first sheet's left column (x = 0) selected; columns are 0.05 apart.
+        let selected: Vec<bool> = (0..200).map(|i| i < 100 && i % 10 == 0).collect();
+        let w = feathered(&c, &selected, 0.2);
+        for i in 0..100 {
+            let want = (1.0 - (i % 10) as f32 * 0.05 / 0.2).max(0.0);
+            assert!((w[i] - want).abs() < 1e-5, "column {}: {} vs {want}", i % 10, w[i]);
+        }
+        assert!(w[100..].iter().all(|w| *w == 0.0), "the other sheet is a unit away");
+        assert_eq!(feathered(&c, &selected, 0.0), selected.iter().map(|s| *s as u8 as f32).collect::<Vec<_>>());
     }
 
     #[test]

@@ -264,12 +264,12 @@ impl Shell {
         r.window.pre_present_notify();
         r.gpu.queue.present(surface_tex);
         if let Some((started, frames)) = &mut self.bench_stitch
-            && self.app.first_frame.is_some()
+            && self.app.state.first_frame.is_some()
         {
             if !*started {
-                self.app.start_stitch();
+                self.app.state.start_stitch();
                 *started = true;
-            } else if self.app.is_idle() {
+            } else if self.app.state.is_idle() {
                 let gaps: Vec<f64> = frames.windows(2).map(|w| (w[1] - w[0]).as_secs_f64() * 1e3).collect();
                 let mut sorted = gaps.clone();
                 sorted.sort_by(f64::total_cmp);
@@ -282,7 +282,7 @@ impl Shell {
                     frames.len() as f64 / total.max(1e-9),
                     sorted.get(sorted.len() / 2).copied().unwrap_or(0.0),
                     sorted.last().copied().unwrap_or(0.0),
-                    self.app.status
+                    self.app.state.status
                 );
                 self.exit_after = Some(0);
             } else {
@@ -291,22 +291,22 @@ impl Shell {
             r.window.request_redraw();
         }
         if let Some((n, times)) = &mut self.bench
-            && self.app.first_frame.is_some()
+            && self.app.state.first_frame.is_some()
         {
             let _ = r.gpu.device.poll(wgpu::PollType::wait_indefinitely());
             times.push(started.elapsed().as_secs_f64() * 1e3);
-            self.app.camera.yaw += 0.02;
-            self.app.mark_view_changed();
+            self.app.state.camera.yaw += 0.02;
+            self.app.state.mark_view_changed();
             if times.len() as u64 >= *n {
                 let mut t = times.clone();
                 t.sort_by(f64::total_cmp);
-                let size = self.app.viewport_size;
+                let size = self.app.state.viewport_size;
                 eprintln!(
                     "splatstitch bench: {} frames, viewport {}x{}, {} Gaussians: median {:.1} ms, p90 {:.1} ms ({:.1} fps) on {}",
                     t.len(),
                     size[0],
                     size[1],
-                    self.app.doc.gaussian_count(),
+                    self.app.state.doc.gaussian_count(),
                     t[t.len() / 2],
                     t[t.len() * 9 / 10],
                     1e3 / t[t.len() / 2],
@@ -325,14 +325,14 @@ impl Shell {
             tracing::info!("first frame drawn ({:.0} ms)", started.elapsed().as_secs_f64() * 1e3);
         }
         if !self.announced
-            && let Some(t) = self.app.first_frame
+            && let Some(t) = self.app.state.first_frame
         {
             // Scripts (the screenshot test) wait for this line.
             eprintln!("splatstitch: splats drawn {t:.2} s after start");
             self.announced = true;
         }
         let repaint = out.viewport_output.get(&egui::ViewportId::ROOT).map(|v| v.repaint_delay);
-        if repaint.is_some_and(|d| d.is_zero()) || !self.app.is_idle() {
+        if repaint.is_some_and(|d| d.is_zero()) || !self.app.state.is_idle() {
             r.window.request_redraw();
         }
     }
@@ -345,7 +345,7 @@ impl ApplicationHandler for Shell {
         }
         match self.start(el) {
             Ok(r) => {
-                self.app.gpu = Some(r.gpu.clone());
+                self.app.state.gpu = Some(r.gpu.clone());
                 r.window.request_redraw();
                 self.running = Some(r);
             }
@@ -361,7 +361,7 @@ impl ApplicationHandler for Shell {
         let response = r.egui_state.on_window_event(&r.window, &event);
         match event {
             WindowEvent::CloseRequested => {
-                self.app.on_exit();
+                self.app.state.on_exit();
                 el.exit();
                 return;
             }
@@ -370,11 +370,11 @@ impl ApplicationHandler for Shell {
                 r.config.height = size.height.max(1);
                 r.surface.configure(&r.gpu.device, &r.config);
             }
-            WindowEvent::DroppedFile(path) => self.app.add_files(vec![path]),
+            WindowEvent::DroppedFile(path) => self.app.state.add_files(vec![path]),
             WindowEvent::RedrawRequested => {
                 self.paint();
                 if self.exit_after.is_some_and(|n| self.frames >= n) {
-                    self.app.on_exit();
+                    self.app.state.on_exit();
                     el.exit();
                 }
                 return;
@@ -390,7 +390,7 @@ impl ApplicationHandler for Shell {
         // Autosave, loaders and animations need a tick now and then even without input.
         el.set_control_flow(ControlFlow::WaitUntil(Instant::now() + std::time::Duration::from_millis(500)));
         if let Some(r) = &self.running
-            && (!self.app.is_idle() || self.exit_after.is_some())
+            && (!self.app.state.is_idle() || self.exit_after.is_some())
         {
             r.window.request_redraw();
         }

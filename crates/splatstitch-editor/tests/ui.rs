@@ -43,7 +43,7 @@ fn wait_idle(h: &mut Harness<'static, State>) {
     let start = Instant::now();
     loop {
         h.step();
-        if h.state().app.is_idle() {
+        if h.state().app.state.is_idle() {
             h.run_steps(3);
             return;
         }
@@ -54,7 +54,7 @@ fn wait_idle(h: &mut Harness<'static, State>) {
 
 fn open(path: &Path, autosave: Option<Autosave>) -> Harness<'static, State> {
     let mut app = EditorApp::new(Document::default(), autosave);
-    app.add_files(vec![path.to_path_buf()]);
+    app.state.add_files(vec![path.to_path_buf()]);
     let mut h = harness(app);
     wait_idle(&mut h);
     h
@@ -99,8 +99,8 @@ fn type_into(h: &mut Harness<'static, State>, label: &str, text: &str) {
 fn demo_opens_with_its_layers_and_draws() {
     let h = open(&demo(), None);
     let app = &h.state().app;
-    assert_eq!(app.doc.layers.len(), 2);
-    assert!(app.first_frame.is_some(), "the viewport drew a frame");
+    assert_eq!(app.state.doc.layers.len(), 2);
+    assert!(app.state.first_frame.is_some(), "the viewport drew a frame");
     h.get_by_label("flowers");
     h.get_by_label("fruit");
     h.get_by_label_contains("31616 Gaussians");
@@ -111,26 +111,26 @@ fn transform_by_typing_then_undo_redo_from_the_keyboard() {
     let mut h = open(&demo(), None);
     h.get_by_label("fruit").click();
     h.run_steps(2);
-    assert_eq!(h.state().app.selected, Some(1));
+    assert_eq!(h.state().app.state.selected, Some(1));
     type_into(&mut h, "translate x", "0.5");
-    assert_eq!(h.state().app.doc.layers[1].transform.translate[0], 0.5);
+    assert_eq!(h.state().app.state.doc.layers[1].transform.translate[0], 0.5);
     type_into(&mut h, "scale", "2");
-    assert_eq!(h.state().app.doc.layers[1].transform.scale, 2.0);
+    assert_eq!(h.state().app.state.doc.layers[1].transform.scale, 2.0);
     // A bad number is refused and said so; nothing changes.
     type_into(&mut h, "scale", "-1");
-    assert_eq!(h.state().app.doc.layers[1].transform.scale, 2.0);
-    assert!(h.state().app.status.contains("not a valid number"), "{}", h.state().app.status);
+    assert_eq!(h.state().app.state.doc.layers[1].transform.scale, 2.0);
+    assert!(h.state().app.state.status.contains("not a valid number"), "{}", h.state().app.state.status);
 
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
     h.run_steps(2);
-    assert_eq!(h.state().app.doc.layers[1].transform.scale, 1.0);
-    assert_eq!(h.state().app.doc.layers[1].transform.translate[0], 0.5);
+    assert_eq!(h.state().app.state.doc.layers[1].transform.scale, 1.0);
+    assert_eq!(h.state().app.state.doc.layers[1].transform.translate[0], 0.5);
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
     h.run_steps(2);
-    assert_eq!(h.state().app.doc.layers[1].transform.translate[0], -0.29);
+    assert_eq!(h.state().app.state.doc.layers[1].transform.translate[0], -0.29);
     h.key_press_modifiers(egui::Modifiers::COMMAND | egui::Modifiers::SHIFT, egui::Key::Z);
     h.run_steps(2);
-    assert_eq!(h.state().app.doc.layers[1].transform.translate[0], 0.5);
+    assert_eq!(h.state().app.state.doc.layers[1].transform.translate[0], 0.5);
     h.get_by_label("(undone) transform fruit");
 }
 
@@ -142,24 +142,24 @@ fn save_reopen_and_export_round_trip() {
     h.run_steps(2);
     type_into(&mut h, "rotate z", "30");
     type_into(&mut h, "name", "fruit bowl");
-    assert_eq!(h.state().app.doc.layers[1].name, "fruit bowl");
+    assert_eq!(h.state().app.state.doc.layers[1].name, "fruit bowl");
 
     let job = dir.path().join("scene.toml");
-    assert!(h.state_mut().app.save_job(Some(job.clone())));
-    assert!(!h.state().app.has_unsaved_changes());
+    assert!(h.state_mut().app.state.save_job(Some(job.clone())));
+    assert!(!h.state().app.state.has_unsaved_changes());
     // The saved job is a valid headless job.
     splatstitch_stitch::Job::load(&job).unwrap();
 
     let h2 = open(&job, None);
-    let a = h.state().app.doc.clone();
-    let b = &h2.state().app.doc;
+    let a = h.state().app.state.doc.clone();
+    let b = &h2.state().app.state.doc;
     assert_eq!(b.layers.len(), 2);
     assert_eq!(b.layers[1].name, "fruit bowl");
     assert_eq!(b.layers[1].transform, a.layers[1].transform);
     assert_eq!(b.blend, a.blend);
 
     let out = dir.path().join("composite.ply");
-    assert!(h.state_mut().app.export(&out));
+    assert!(h.state_mut().app.state.export(&out));
     let cloud = formats::load(&out, &LoadOptions::default()).unwrap().cloud;
     assert_eq!(cloud.len(), 26895 + 4721);
     let mut fruit = (*a.layers[1].cloud).clone();
@@ -167,8 +167,8 @@ fn save_reopen_and_export_round_trip() {
     assert_eq!(cloud.positions[26895..], fruit.positions[..], "export holds the baked transform");
     // Never over an input capture.
     let input = a.layers[0].file.clone();
-    assert!(!h.state_mut().app.export(&input));
-    assert!(h.state().app.error.as_ref().unwrap().contains("input capture"));
+    assert!(!h.state_mut().app.state.export(&input));
+    assert!(h.state().app.state.error.as_ref().unwrap().contains("input capture"));
 }
 
 #[test]
@@ -179,7 +179,7 @@ fn autosave_is_offered_back_after_a_crash() {
     h.get_by_label("fruit").click();
     h.run_steps(2);
     type_into(&mut h, "translate y", "0.25");
-    assert_eq!(h.state_mut().app.autosave_now(), Ok(true));
+    assert_eq!(h.state_mut().app.state.autosave_now(), Ok(true));
     assert!(recovery.is_file());
     drop(h); // a crash: no on_exit, the recovery file stays
 
@@ -188,10 +188,10 @@ fn autosave_is_offered_back_after_a_crash() {
     h.get_by_label("Recover").click();
     wait_idle(&mut h);
     let app = &h.state().app;
-    assert_eq!(app.doc.layers.len(), 2);
-    assert_eq!(app.doc.layers[1].transform.translate[1], 0.25);
-    assert!(app.doc.path.is_none(), "a recovered session is saved under a new name");
-    h.state_mut().app.on_exit();
+    assert_eq!(app.state.doc.layers.len(), 2);
+    assert_eq!(app.state.doc.layers[1].transform.translate[1], 0.25);
+    assert!(app.state.doc.path.is_none(), "a recovered session is saved under a new name");
+    h.state_mut().app.state.on_exit();
     assert!(!recovery.exists(), "a clean exit removes the recovery file");
 }
 
@@ -206,13 +206,13 @@ fn rectangle_select_delete_undo_and_export_without_deleted() {
     let path: Vec<egui::Pos2> = (0..=4).map(|t| a + (b - a) * t as f32 / 4.0).collect();
     gesture(&mut h, &path);
     let app = &h.state().app;
-    let selected = app.doc.layers[0].count(LayerFlags::SELECTED);
+    let selected = app.state.doc.layers[0].count(LayerFlags::SELECTED);
     // The same rectangle computed directly from the camera the viewport used.
-    let [w, hgt] = app.viewport_size;
-    let cam = app.camera.to_camera(w, hgt).unwrap();
-    let layer = &app.doc.layers[0];
+    let [w, hgt] = app.state.viewport_size;
+    let cam = app.state.camera.to_camera(w, hgt).unwrap();
+    let layer = &app.state.doc.layers[0];
     let p = project(&layer.cloud, &layer.transform.similarity(), &cam);
-    let (o, ppp) = (app.viewport_rect.min, h.ctx.pixels_per_point());
+    let (o, ppp) = (app.state.viewport_rect.min, h.ctx.pixels_per_point());
     let px = |q: egui::Pos2| glam::Vec2::new(q.x - o.x, q.y - o.y) * ppp;
     let expected = rectangle(&p, px(a), px(b)).iter().filter(|x| **x).count();
     assert!(selected > 100, "a real part of the flowers was selected ({selected})");
@@ -220,15 +220,15 @@ fn rectangle_select_delete_undo_and_export_without_deleted() {
 
     h.get_by_label("Delete selected").click();
     h.run_steps(2);
-    assert_eq!(h.state().app.doc.layers[0].count(LayerFlags::DELETED), selected);
+    assert_eq!(h.state().app.state.doc.layers[0].count(LayerFlags::DELETED), selected);
     let out = dir.path().join("cut.ply");
-    assert!(h.state_mut().app.export(&out));
+    assert!(h.state_mut().app.state.export(&out));
     let n = formats::load(&out, &LoadOptions::default()).unwrap().cloud.len();
     assert_eq!(n, 26895 + 4721 - selected);
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
     h.run_steps(2);
-    assert_eq!(h.state().app.doc.layers[0].count(LayerFlags::DELETED), 0);
-    assert_eq!(h.state().app.doc.layers[0].count(LayerFlags::SELECTED), selected, "undo restores the selection");
+    assert_eq!(h.state().app.state.doc.layers[0].count(LayerFlags::DELETED), 0);
+    assert_eq!(h.state().app.state.doc.layers[0].count(LayerFlags::SELECTED), selected, "undo restores the selection");
 }
 
 #[test]
@@ -239,12 +239,12 @@ fn lasso_grow_shrink_and_connected_region_pick() {
     let pts = [egui::pos2(450.0, 250.0), egui::pos2(650.0, 260.0), egui::pos2(600.0, 450.0), egui::pos2(430.0, 400.0)];
     gesture(&mut h, &pts);
     let app = &h.state().app;
-    let selected = app.doc.layers[0].count(LayerFlags::SELECTED);
-    let [w, hh] = app.viewport_size;
-    let cam = app.camera.to_camera(w, hh).unwrap();
-    let l = &app.doc.layers[0];
+    let selected = app.state.doc.layers[0].count(LayerFlags::SELECTED);
+    let [w, hh] = app.state.viewport_size;
+    let cam = app.state.camera.to_camera(w, hh).unwrap();
+    let l = &app.state.doc.layers[0];
     let p = project(&l.cloud, &l.transform.similarity(), &cam);
-    let (o, ppp) = (app.viewport_rect.min, h.ctx.pixels_per_point());
+    let (o, ppp) = (app.state.viewport_rect.min, h.ctx.pixels_per_point());
     let poly: Vec<glam::Vec2> = pts.iter().map(|q| glam::Vec2::new(q.x - o.x, q.y - o.y) * ppp).collect();
     let expected = lasso(&p, &poly).iter().filter(|x| **x).count();
     assert!(selected > 100);
@@ -252,18 +252,18 @@ fn lasso_grow_shrink_and_connected_region_pick() {
 
     h.get_by_label("Grow").click();
     h.run_steps(2);
-    let grown = h.state().app.doc.layers[0].count(LayerFlags::SELECTED);
+    let grown = h.state().app.state.doc.layers[0].count(LayerFlags::SELECTED);
     assert!(grown > selected, "{grown} > {selected}");
     h.get_by_label("Shrink").click();
     h.run_steps(2);
-    assert!(h.state().app.doc.layers[0].count(LayerFlags::SELECTED) < grown);
+    assert!(h.state().app.state.doc.layers[0].count(LayerFlags::SELECTED) < grown);
 
     // Pick: a click in the middle of the flowers floods a connected part of them.
     h.get_by_label("Pick").click();
     h.run_steps(2);
-    let centre = h.state().app.viewport_rect.center();
+    let centre = h.state().app.state.viewport_rect.center();
     gesture(&mut h, &[centre]);
-    let picked = h.state().app.doc.layers[0].count(LayerFlags::SELECTED);
+    let picked = h.state().app.state.doc.layers[0].count(LayerFlags::SELECTED);
     assert!(picked > 0 && picked < 26895, "connected region picked {picked}");
 }
 
@@ -271,7 +271,7 @@ fn lasso_grow_shrink_and_connected_region_pick() {
 fn stitch_panel_runs_a_tiny_job_and_cancels_a_long_one() {
     let mut h = open(&demo(), None);
     {
-        let b = &mut h.state_mut().app.doc.blend;
+        let b = &mut h.state_mut().app.state.doc.blend;
         b.iterations = 20;
         b.views = 2;
         b.resolution = 32;
@@ -279,20 +279,20 @@ fn stitch_panel_runs_a_tiny_job_and_cancels_a_long_one() {
         // The panel's mechanics, whatever the validation views would keep.
         b.keep_best = false;
     }
-    let before = h.state().app.doc.layers[1].cloud.sh.clone();
+    let before = h.state().app.state.doc.layers[1].cloud.sh.clone();
     let geometry = {
-        let c = &h.state().app.doc.layers[1].cloud;
+        let c = &h.state().app.state.doc.layers[1].cloud;
         (c.positions.clone(), c.log_scales.clone(), c.rotations.clone(), c.opacities.clone())
     };
     click_panel(&mut h, "Run stitch");
     h.run_steps(1);
     wait_idle(&mut h);
     let app = &h.state().app;
-    assert!(app.error.is_none(), "{:?}", app.error);
-    let last = app.last_stitch.as_ref().unwrap_or_else(|| panic!("no stitch; status: {}", app.status));
+    assert!(app.state.error.is_none(), "{:?}", app.state.error);
+    let last = app.state.last_stitch.as_ref().unwrap_or_else(|| panic!("no stitch; status: {}", app.state.status));
     assert!(last.report.boundary > 0);
-    assert_ne!(app.doc.layers[1].cloud.sh, before, "the target got new colours");
-    let c = &app.doc.layers[1].cloud;
+    assert_ne!(app.state.doc.layers[1].cloud.sh, before, "the target got new colours");
+    let c = &app.state.doc.layers[1].cloud;
     assert!(
         (&c.positions, &c.log_scales, &c.rotations, &c.opacities)
             == (&geometry.0, &geometry.1, &geometry.2, &geometry.3),
@@ -300,32 +300,32 @@ fn stitch_panel_runs_a_tiny_job_and_cancels_a_long_one() {
     );
     click_panel(&mut h, "Before");
     h.run_steps(2);
-    assert_eq!(h.state().app.doc.layers[1].cloud.sh, before, "before/after toggle");
+    assert_eq!(h.state().app.state.doc.layers[1].cloud.sh, before, "before/after toggle");
     click_panel(&mut h, "After");
     h.run_steps(2);
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
     h.run_steps(2);
-    assert_eq!(h.state().app.doc.layers[1].cloud.sh, before, "the stitch is one undo step");
+    assert_eq!(h.state().app.state.doc.layers[1].cloud.sh, before, "the stitch is one undo step");
 
     // The seam colour transfer is on by default; the demo's two captures touch without sharing
     // any surface, so nothing could be fitted, and the panel says why (the CLI test covers a
     // fitted one).
-    assert!(h.state().app.doc.blend.seam_transfer);
-    let transfer = &h.state().app.last_stitch.as_ref().unwrap().report.seam_transfer;
+    assert!(h.state().app.state.doc.blend.seam_transfer);
+    let transfer = &h.state().app.state.last_stitch.as_ref().unwrap().report.seam_transfer;
     assert_eq!(transfer.status, splatstitch_stitch::report::TransferStatus::Skipped, "{}", transfer.reason);
     assert!(h.query_all_by_label_contains("share too little surface").next().is_some());
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
     h.run_steps(2);
     click_panel(&mut h, "Match colours across the seam first");
     h.run_steps(1);
-    assert!(!h.state().app.doc.blend.seam_transfer);
+    assert!(!h.state().app.state.doc.blend.seam_transfer);
     // With the validation views deciding, a stitch that beats nothing keeps the input and says so.
-    h.state_mut().app.doc.blend.keep_best = true;
-    h.state_mut().app.doc.blend.iterations = 5;
+    h.state_mut().app.state.doc.blend.keep_best = true;
+    h.state_mut().app.state.doc.blend.iterations = 5;
     click_panel(&mut h, "Run stitch");
     h.run_steps(1);
     wait_idle(&mut h);
-    let last = h.state().app.last_stitch.as_ref().unwrap();
+    let last = h.state().app.state.last_stitch.as_ref().unwrap();
     assert_eq!(last.report.seam_transfer.status, splatstitch_stitch::report::TransferStatus::Off);
     if last.report.validation.kept_input {
         assert!(h.query_all_by_label_contains("kept the input's colours").next().is_some());
@@ -333,9 +333,9 @@ fn stitch_panel_runs_a_tiny_job_and_cancels_a_long_one() {
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
     h.run_steps(2);
 
-    h.state_mut().app.doc.blend.iterations = 100_000;
+    h.state_mut().app.state.doc.blend.iterations = 100_000;
     // No early stop: the run must still be going when the preview is looked at and cancelled.
-    h.state_mut().app.doc.blend.patience = 0;
+    h.state_mut().app.state.doc.blend.patience = 0;
     click_panel(&mut h, "Run stitch");
     h.run_steps(2);
     let start = Instant::now();
@@ -346,15 +346,15 @@ fn stitch_panel_runs_a_tiny_job_and_cancels_a_long_one() {
     }
     // Live preview: the target's colours change while the optimizer runs.
     let start = Instant::now();
-    while h.state().app.doc.layers[1].cloud.sh == before {
+    while h.state().app.state.doc.layers[1].cloud.sh == before {
         assert!(start.elapsed() < Duration::from_secs(90), "no live preview within 90 s");
         std::thread::sleep(Duration::from_millis(100));
         h.step();
     }
     click_panel(&mut h, "Cancel");
     wait_idle(&mut h);
-    assert!(h.state().app.status.contains("cancelled"), "{}", h.state().app.status);
-    assert_eq!(h.state().app.doc.layers[1].cloud.sh, before, "a cancelled run changes nothing");
+    assert!(h.state().app.state.status.contains("cancelled"), "{}", h.state().app.state.status);
+    assert_eq!(h.state().app.state.doc.layers[1].cloud.sh, before, "a cancelled run changes nothing");
 }
 
 #[test]
@@ -364,29 +364,29 @@ fn separate_selection_into_a_layer_and_save_it_as_a_job() {
     let mut h = demo_on_flowers("Rectangle select (B)");
     let (a, b) = (egui::pos2(420.0, 300.0), egui::pos2(640.0, 520.0));
     gesture(&mut h, &[a, b]);
-    let selected = h.state().app.doc.layers[0].count(LayerFlags::SELECTED);
+    let selected = h.state().app.state.doc.layers[0].count(LayerFlags::SELECTED);
     assert!(selected > 100, "{selected}");
     click_panel(&mut h, "Separate to layer");
     h.run_steps(2);
     let app = &h.state().app;
-    assert_eq!(app.doc.layers.len(), 3);
-    assert_eq!(app.doc.layers[1].len(), selected);
-    assert_eq!(app.doc.layers[0].count(LayerFlags::DELETED), selected);
+    assert_eq!(app.state.doc.layers.len(), 3);
+    assert_eq!(app.state.doc.layers[1].len(), selected);
+    assert_eq!(app.state.doc.layers[0].count(LayerFlags::DELETED), selected);
 
     let job = dir.path().join("parts.toml");
-    assert!(h.state_mut().app.save_job(Some(job.clone())), "{:?}", h.state().app.error);
+    assert!(h.state_mut().app.state.save_job(Some(job.clone())), "{:?}", h.state().app.state.error);
     splatstitch_stitch::Job::load(&job).unwrap();
     let h2 = open(&job, None);
-    let counts: Vec<usize> = h2.state().app.doc.layers.iter().map(|l| l.len()).collect();
+    let counts: Vec<usize> = h2.state().app.state.doc.layers.iter().map(|l| l.len()).collect();
     assert_eq!(counts, vec![26895 - selected, selected, 4721], "the job holds the separated parts");
     // Saving again after reopening never writes over the layer files it reads.
     let mut h2 = h2;
-    assert!(h2.state_mut().app.save_job(Some(dir.path().join("again.toml"))));
+    assert!(h2.state_mut().app.state.save_job(Some(dir.path().join("again.toml"))));
 
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
     h.run_steps(2);
-    assert_eq!(h.state().app.doc.layers.len(), 2);
-    assert_eq!(h.state().app.doc.layers[0].count(LayerFlags::DELETED), 0);
+    assert_eq!(h.state().app.state.doc.layers.len(), 2);
+    assert_eq!(h.state().app.state.doc.layers[0].count(LayerFlags::DELETED), 0);
 }
 
 #[test]
@@ -401,12 +401,12 @@ fn box_and_sphere_volumes_select_in_world_space() {
     h.run_steps(2);
     click_panel(&mut h, "Select box");
     h.run_steps(2);
-    assert_eq!(h.state().app.doc.layers[1].count(LayerFlags::SELECTED), 4721, "the layer's own box holds it all");
+    assert_eq!(h.state().app.state.doc.layers[1].count(LayerFlags::SELECTED), 4721, "the layer's own box holds it all");
     click_panel(&mut h, "Select sphere");
     h.run_steps(2);
     let app = &h.state().app;
-    let l = &app.doc.layers[1];
-    let st = &app.selection_settings;
+    let l = &app.state.doc.layers[1];
+    let st = &app.state.selection_settings;
     let expected = splatstitch_editor::selection::in_sphere(
         &l.cloud,
         &l.transform.similarity(),
@@ -432,17 +432,17 @@ fn alignment_recovers_a_known_transform_from_clicked_pairs() {
     h.run_steps(2);
     // Fixed layer: the original flowers (the combo's entry shares its label with the layer row).
     h.get_by_label("fixed layer");
-    h.state_mut().app.align.fixed = Some(0);
-    assert_eq!(h.state().app.selected, Some(1));
+    h.state_mut().app.state.align.fixed = Some(0);
+    assert_eq!(h.state().app.state.selected, Some(1));
     click_panel(&mut h, "Pick point pairs");
     h.run_steps(2);
-    assert_eq!(h.state().app.tool, splatstitch_editor::app::Tool::Align);
+    assert_eq!(h.state().app.state.tool, splatstitch_editor::state::Tool::Align);
     // Click the same six well-spread Gaussians in both layers where the viewport shows them.
     let app = &h.state().app;
-    let [w, hh] = app.viewport_size;
-    let cam = app.camera.to_camera(w, hh).unwrap();
-    let (o, ppp) = (app.viewport_rect.min, h.ctx.pixels_per_point());
-    let (moving, fixed) = (&app.doc.layers[1], &app.doc.layers[0]);
+    let [w, hh] = app.state.viewport_size;
+    let cam = app.state.camera.to_camera(w, hh).unwrap();
+    let (o, ppp) = (app.state.viewport_rect.min, h.ctx.pixels_per_point());
+    let (moving, fixed) = (&app.state.doc.layers[1], &app.state.doc.layers[0]);
     let pm = project(&moving.cloud, &moving.transform.similarity(), &cam);
     let pf = project(&fixed.cloud, &fixed.transform.similarity(), &cam);
     let n = fixed.len();
@@ -474,14 +474,14 @@ fn alignment_recovers_a_known_transform_from_clicked_pairs() {
     for c in clicks {
         gesture(&mut h, &[c]);
     }
-    assert_eq!(h.state().app.align.fixed_points.len(), chosen.len(), "{}", h.state().app.status);
+    assert_eq!(h.state().app.state.align.fixed_points.len(), chosen.len(), "{}", h.state().app.state.status);
     click_panel(&mut h, "Align");
     h.run_steps(2);
-    let t = h.state().app.doc.layers[1].transform.similarity();
-    let truth = h.state().app.doc.layers[0].transform.similarity();
+    let t = h.state().app.state.doc.layers[1].transform.similarity();
+    let truth = h.state().app.state.doc.layers[0].transform.similarity();
     let angle = t.rotation.angle_between(truth.rotation).to_degrees();
     let moved = (t.translation - truth.translation).length();
-    let fit = h.state().app.align.last.unwrap();
+    let fit = h.state().app.state.align.last.unwrap();
     eprintln!(
         "{} clicked pairs: rotation error {angle:.2}°, scale {:.4}, translation {moved:.4}, residual {:.4}",
         fit.pairs, t.scale, fit.rms
@@ -490,19 +490,19 @@ fn alignment_recovers_a_known_transform_from_clicked_pairs() {
     // ICP then tightens it on the Gaussian centres.
     click_panel(&mut h, "Refine (ICP)");
     h.run_steps(2);
-    let t = h.state().app.doc.layers[1].transform.similarity();
+    let t = h.state().app.state.doc.layers[1].transform.similarity();
     let angle = t.rotation.angle_between(truth.rotation).to_degrees();
     eprintln!(
         "after ICP: rotation error {angle:.3}°, scale {:.5}, residual {:.5}",
         t.scale,
-        h.state().app.align.last.unwrap().rms
+        h.state().app.state.align.last.unwrap().rms
     );
     assert!(angle < 0.5 && (t.scale - 1.0).abs() < 0.01);
     // One undo step each.
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
     h.run_steps(2);
-    assert_eq!(h.state().app.doc.layers[1].transform.scale, 1.1);
+    assert_eq!(h.state().app.state.doc.layers[1].transform.scale, 1.1);
 }
 
 #[test]
@@ -511,28 +511,28 @@ fn seam_follows_the_parameters_and_brush_colour_range_tools_select() {
     use splatstitch_editor::selection::{brush, by_colour, project};
     let mut h = open(&demo(), None);
     h.run_steps(2);
-    let seam = h.state_mut().app.boundary_points().len();
+    let seam = h.state_mut().app.state.boundary_points().len();
     assert!(seam > 0, "the demo's layers touch");
     h.get_by_label_contains(&format!("{seam} Gaussians"));
-    h.state_mut().app.doc.blend.beta = 0.01;
+    h.state_mut().app.state.doc.blend.beta = 0.01;
     h.run_steps(2);
-    let narrow = h.state_mut().app.boundary_points().len();
+    let narrow = h.state_mut().app.state.boundary_points().len();
     assert!(narrow < seam, "a smaller β gives a thinner seam ({narrow} vs {seam})");
 
     // Brush: one dab in the middle of the flowers, checked against the direct computation.
     h.get_by_label("flowers").click();
     h.run_steps(2);
     click_panel(&mut h, "Brush");
-    let c = h.state().app.viewport_rect.center();
+    let c = h.state().app.state.viewport_rect.center();
     gesture(&mut h, &[c, c + egui::vec2(30.0, 0.0)]);
     let app = &h.state().app;
-    let [w, hh] = app.viewport_size;
-    let cam = app.camera.to_camera(w, hh).unwrap();
-    let (o, ppp) = (app.viewport_rect.min, h.ctx.pixels_per_point());
-    let l = &app.doc.layers[0];
+    let [w, hh] = app.state.viewport_size;
+    let cam = app.state.camera.to_camera(w, hh).unwrap();
+    let (o, ppp) = (app.state.viewport_rect.min, h.ctx.pixels_per_point());
+    let l = &app.state.doc.layers[0];
     let p = project(&l.cloud, &l.transform.similarity(), &cam);
     let px = |q: egui::Pos2| glam::Vec2::new(q.x - o.x, q.y - o.y) * ppp;
-    let r = app.selection_settings.brush_radius * ppp;
+    let r = app.state.selection_settings.brush_radius * ppp;
     // The stroke's recorded points: press, then the moves (2 px apart at least).
     let strokes = [vec![px(c), px(c + egui::vec2(30.0, 0.0))]];
     let expected = brush(&p, &strokes[0], r).iter().filter(|x| **x).count();
@@ -544,9 +544,9 @@ fn seam_follows_the_parameters_and_brush_colour_range_tools_select() {
     click_panel(&mut h, "same colour");
     gesture(&mut h, &[c]);
     let app = &h.state().app;
-    let l = &app.doc.layers[0];
+    let l = &app.state.doc.layers[0];
     let selected = l.count(LayerFlags::SELECTED);
-    let tol = app.selection_settings.colour_tolerance;
+    let tol = app.state.selection_settings.colour_tolerance;
     // Some Gaussian's colour explains the selection exactly.
     let explained = (0..l.len()).filter(|&g| l.flags[g].has(LayerFlags::SELECTED)).any(|g| {
         by_colour(&l.cloud, splatstitch_editor::selection::base_colour(&l.cloud, g), tol).iter().filter(|x| **x).count()
@@ -555,10 +555,10 @@ fn seam_follows_the_parameters_and_brush_colour_range_tools_select() {
     assert!(selected > 0 && explained, "colour pick selected {selected}");
 
     // Opacity range: the selection is exactly the Gaussians above 0.5.
-    h.state_mut().app.selection_settings.opacity = (0.5, 1.0);
+    h.state_mut().app.state.selection_settings.opacity = (0.5, 1.0);
     click_panel(&mut h, "By opacity and size");
     click_panel(&mut h, "Select range");
-    let l = &h.state().app.doc.layers[0];
+    let l = &h.state().app.state.doc.layers[0];
     let expected = l.cloud.opacities.iter().filter(|o| splatstitch_core::cloud::sigmoid(**o) >= 0.5).count();
     assert_eq!(l.count(LayerFlags::SELECTED), expected);
 }
@@ -579,9 +579,9 @@ fn connected_region_cuts_out_one_of_two_separated_objects() {
     h.run_steps(2);
     // Pick the front-most opaque Gaussian of the first copy where the viewport shows it.
     let app = &h.state().app;
-    let [w, hh] = app.viewport_size;
-    let cam = app.camera.to_camera(w, hh).unwrap();
-    let l = &app.doc.layers[0];
+    let [w, hh] = app.state.viewport_size;
+    let cam = app.state.camera.to_camera(w, hh).unwrap();
+    let l = &app.state.doc.layers[0];
     let p = splatstitch_editor::selection::project(&l.cloud, &l.transform.similarity(), &cam);
     let g = (0..fruit.len())
         .filter(|&g| {
@@ -591,22 +591,22 @@ fn connected_region_cuts_out_one_of_two_separated_objects() {
         })
         .min_by(|a, b| p[*a].unwrap().1.total_cmp(&p[*b].unwrap().1))
         .unwrap();
-    let (o, ppp) = (app.viewport_rect.min, h.ctx.pixels_per_point());
+    let (o, ppp) = (app.state.viewport_rect.min, h.ctx.pixels_per_point());
     let q = p[g].unwrap().0 / ppp;
     let at = egui::pos2(o.x + q.x, o.y + q.y);
     // Distance alone decides here: jumps up to 8 % of the layer's diagonal (0.2 units) stay
     // inside an object; the copies are 1.5 units apart.
-    h.state_mut().app.selection_settings.max_colour_jump = 2.0;
-    h.state_mut().app.selection_settings.max_distance = 0.08;
+    h.state_mut().app.state.selection_settings.max_colour_jump = 2.0;
+    h.state_mut().app.state.selection_settings.max_distance = 0.08;
     click_panel(&mut h, "Pick");
     gesture(&mut h, &[at]);
-    let flags = &h.state().app.doc.layers[0].flags;
+    let flags = &h.state().app.state.doc.layers[0].flags;
     let first = flags[..fruit.len()].iter().filter(|f| f.has(LayerFlags::SELECTED)).count();
     let second = flags[fruit.len()..].iter().filter(|f| f.has(LayerFlags::SELECTED)).count();
     eprintln!(
         "connected region: {first} of {} in the picked object, {second} in the other; status: {}",
         fruit.len(),
-        h.state().app.status
+        h.state().app.state.status
     );
     assert!(first > fruit.len() / 2, "most of the picked object ({first})");
     assert_eq!(second, 0, "nothing of the other object");
@@ -619,11 +619,11 @@ fn visible_surface_only_skips_what_is_behind() {
     h.get_by_label("flowers").click();
     h.run_steps(2);
     click_panel(&mut h, "Rectangle select (B)");
-    let r = h.state().app.viewport_rect;
+    let r = h.state().app.state.viewport_rect;
     let drag = |h: &mut Harness<'static, State>| {
         let (a, b) = (r.min + egui::vec2(10.0, 10.0), r.max - egui::vec2(10.0, 10.0));
         gesture(h, &[a, b]);
-        h.state().app.doc.layers[0].count(LayerFlags::SELECTED)
+        h.state().app.state.doc.layers[0].count(LayerFlags::SELECTED)
     };
     let all = drag(&mut h);
     click_panel(&mut h, "Visible surface only");
@@ -655,8 +655,8 @@ fn a_streamed_sog_asks_for_its_level_and_opens_the_one_chosen() {
     std::fs::write(&path, manifest).unwrap();
 
     let mut app = EditorApp::new(Document::default(), None);
-    app.add_files(vec![path.clone()]);
-    assert!(app.lod_choice.is_some(), "the file asks for its level before loading");
+    app.state.add_files(vec![path.clone()]);
+    assert!(app.state.lod_choice.is_some(), "the file asks for its level before loading");
     let mut h = harness(app);
     h.run_steps(2);
     h.get_by_role(Role::ComboBox).click();
@@ -665,7 +665,7 @@ fn a_streamed_sog_asks_for_its_level_and_opens_the_one_chosen() {
     h.run_steps(2);
     h.get_by_label("Open").click();
     wait_idle(&mut h);
-    let layers = &h.state().app.doc.layers;
+    let layers = &h.state().app.state.doc.layers;
     assert_eq!(layers.len(), 1);
     assert_eq!(layers[0].name, "scene", "a lod-meta.json layer is named after its folder");
     assert_eq!((layers[0].len(), layers[0].lod), (coarse_n, Some(1)));

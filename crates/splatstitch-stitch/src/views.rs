@@ -5,7 +5,8 @@
 use rayon::prelude::*;
 use splatstitch_core::GaussianCloud;
 use splatstitch_render::{
-    Camera, Image, PixelWeights, RenderLayer, RenderOptions, RenderScene, render_cpu, render_with_weights_cpu, view_depths,
+    Camera, Image, PixelWeights, RenderLayer, RenderOptions, RenderScene, render_cpu, render_with_weights_cpu,
+    view_depths,
 };
 
 /// Weights below this are dropped from the per-camera entry lists (docs/ARCHITECTURE.md §9).

@@ -1,0 +1,35 @@
+//! The status bar: Gaussian count, frame time, the adapter drawing the viewport, and what is
+//! happening (loading with a spinner, or the last message).
+
+use super::{Dock, Panel, PanelCtx};
+
+pub struct StatusBar;
+
+impl Panel for StatusBar {
+    fn title(&self) -> &'static str {
+        "status"
+    }
+
+    fn dock(&self) -> Dock {
+        Dock::Bottom
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelCtx<'_>) {
+        let s = &*cx.state;
+        ui.horizontal(|ui| {
+            let visible: usize = s.doc.layers.iter().filter(|l| l.visible).map(|l| l.len()).sum();
+            ui.label(format!("{visible} Gaussians"));
+            ui.separator();
+            ui.label(format!("frame {:.1} ms", s.frame_ms));
+            ui.separator();
+            ui.label(cx.viewport.adapter());
+            ui.separator();
+            if let Some((what, for_how_long)) = s.loading() {
+                ui.spinner();
+                ui.label(format!("loading {what} ({:.0} s)", for_how_long.as_secs_f32()));
+            } else {
+                ui.label(&s.status);
+            }
+        });
+    }
+}

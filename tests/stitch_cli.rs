@@ -88,6 +88,29 @@ fn a_transformed_source_is_exactly_its_baked_transform() {
 }
 
 #[test]
+fn a_layer_grade_is_applied_headless_to_that_layer_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = write_job(dir.path(), "grade = { exposure = 0.5, saturation = 0.0 }", FAST);
+    run_ok(bin().arg("stitch").arg(&job));
+    let out = load(&dir.path().join("out/stitched.ply"));
+    let src = load(&data("flowers_27k_sh2.ply"));
+    let mut left = crop(&src, [-1.0; 3], [0.02, 1.0, 1.0]);
+    let right = crop(&src, [-0.02, -1.0, -1.0], [1.0; 3]);
+    let grade = splatstitch_core::Grade { exposure: 0.5, saturation: 0.0, ..Default::default() };
+    grade.apply(&mut left, |_| 1.0);
+    let mut expected = left.clone();
+    expected.append(&right);
+    assert_identical(&out, &expected);
+    // Saturation 0: every graded Gaussian is grey from every side, the ungraded half is not.
+    let grey = |c: &GaussianCloud, i: usize| {
+        let [r, g, b] = c.base_colour(i);
+        (r - g).abs() < 1e-4 && (g - b).abs() < 1e-4
+    };
+    assert!((0..left.len()).all(|i| grey(&out, i)));
+    assert!(!(left.len()..out.len()).all(|i| grey(&out, i)));
+}
+
+#[test]
 fn bad_jobs_exit_2_name_the_problem_and_write_nothing() {
     let cases: Vec<(&str, &str, &str)> = vec![
         ("", "method = \"none\"\nwobble = 3", "unknown field `wobble`"),
@@ -98,6 +121,8 @@ fn bad_jobs_exit_2_name_the_problem_and_write_nothing() {
         ("", "method = \"none\"\ntransfer_strength = 1.5", "`blend.transfer_strength`"),
         ("", "method = \"none\"\npreset = \"mine\"", "unknown variant `mine`"),
         ("transform = { translate = [100, 0, 0] }", FAST, "no boundary"),
+        ("grade = { saturation = -2.0 }", FAST, "`layer.grade.saturation`"),
+        ("grade = { sparkle = 1.0 }", FAST, "unknown field `sparkle`"),
     ];
     for (extra, blend, expect) in cases {
         let dir = tempfile::tempdir().unwrap();

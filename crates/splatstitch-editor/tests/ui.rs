@@ -670,3 +670,64 @@ fn a_streamed_sog_asks_for_its_level_and_opens_the_one_chosen() {
     assert_eq!(layers[0].name, "scene", "a lod-meta.json layer is named after its folder");
     assert_eq!((layers[0].len(), layers[0].lod), (coarse_n, Some(1)));
 }
+
+#[test]
+fn grade_panel_previews_while_a_slider_is_dragged_and_commits_one_step() {
+    let mut h = open(&demo(), None);
+    h.get_by_label("fruit").click();
+    h.run_steps(2);
+    click_panel(&mut h, "Whole layer");
+    let original = h.state().app.state.doc.layers[1].cloud.clone();
+    let steps = h.state().app.state.history.labels().0.len();
+    let slider = "exposure (stops)";
+    h.get_by_role_and_label(Role::Slider, slider).scroll_to_me();
+    h.run_steps(30);
+    let r = h.get_by_role_and_label(Role::Slider, slider).rect();
+    // Press at the rail's middle (about 0 stops) and drag right, holding.
+    let (from, to) = (r.center(), r.center() + egui::vec2(r.width() * 0.3, 0.0));
+    h.hover_at(from);
+    h.run_steps(1);
+    h.drag_at(from);
+    h.run_steps(1);
+    h.hover_at(to);
+    h.run_steps(2);
+    let s = &h.state().app.state;
+    assert!(s.grade_previewing(), "held: a preview");
+    assert!(!std::sync::Arc::ptr_eq(&s.doc.layers[1].cloud, &original), "the preview is shown while dragging");
+    assert_eq!(s.history.labels().0.len(), steps, "no undo step while dragging");
+    h.drop_at(to);
+    h.run_steps(3);
+    let s = &h.state().app.state;
+    assert!(!s.grade_previewing());
+    assert_eq!(s.history.labels().0.len(), steps + 1, "one step for the whole drag");
+    assert_eq!(s.history.labels().0.last().copied(), Some("grade fruit"));
+    let exposure = s.doc.layers[1].active_grade().exposure;
+    assert!(exposure > 1.0, "dragged right: brighter ({exposure})");
+    let (was, now) = (original.base_colour(0)[0], s.doc.layers[1].cloud.base_colour(0)[0]);
+    assert!((now - was * exposure.exp2()).abs() < 1e-3, "{was} → {now}");
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    h.run_steps(2);
+    assert!(std::sync::Arc::ptr_eq(&h.state().app.state.doc.layers[1].cloud, &original), "undone");
+}
+
+#[test]
+fn menu_bar_undoes_redoes_and_frames_the_scene() {
+    let mut h = open(&demo(), None);
+    h.get_by_label("fruit").click();
+    h.run_steps(2);
+    type_into(&mut h, "translate x", "0.5");
+    let menu = |h: &mut Harness<'static, State>, top: &str, item: &str| {
+        h.get_by_label(top).click();
+        h.run_steps(2);
+        h.get_by_label_contains(item).click();
+        h.run_steps(2);
+    };
+    menu(&mut h, "Edit", "Undo");
+    assert_eq!(h.state().app.state.doc.layers[1].transform.translate[0], -0.29);
+    menu(&mut h, "Edit", "Redo");
+    assert_eq!(h.state().app.state.doc.layers[1].transform.translate[0], 0.5);
+    h.state_mut().app.state.camera.distance *= 7.0;
+    let far = h.state().app.state.camera.distance;
+    menu(&mut h, "View", "Frame all");
+    assert!(h.state().app.state.camera.distance < far, "framed");
+}

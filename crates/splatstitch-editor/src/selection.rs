@@ -294,9 +294,9 @@ mod tests {
         // The first sheet's left column (x = 0) selected; columns are 0.05 apart.
         let selected: Vec<bool> = (0..200).map(|i| i < 100 && i % 10 == 0).collect();
         let w = feathered(&c, &selected, 0.2);
-        for i in 0..100 {
+        for (i, w) in w[..100].iter().enumerate() {
             let want = (1.0 - (i % 10) as f32 * 0.05 / 0.2).max(0.0);
-            assert!((w[i] - want).abs() < 1e-5, "column {}: {} vs {want}", i % 10, w[i]);
+            assert!((w - want).abs() < 1e-5, "column {}: {w} vs {want}", i % 10);
         }
         assert!(w[100..].iter().all(|w| *w == 0.0), "the other sheet is a unit away");
         assert_eq!(feathered(&c, &selected, 0.0), selected.iter().map(|s| *s as u8 as f32).collect::<Vec<_>>());

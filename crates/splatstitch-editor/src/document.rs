@@ -205,6 +205,8 @@ impl Document {
         let mut layers = Vec::with_capacity(spec.layers.len());
         for l in spec.layers {
             let file = if l.file.is_absolute() { l.file.clone() } else { base.join(&l.file) };
+            // Absolute: a job opened by a relative path is saved and run from other folders.
+            let file = std::path::absolute(&file).unwrap_or(file);
             let cloud = load_capture(&file, l.crop.as_ref(), l.lod)?;
             let mut layer = DocLayer::new(l.name, file, l.role, cloud).graded(l.grade.unwrap_or_default());
             layer.crop = l.crop;

@@ -276,13 +276,14 @@ impl Shell {
                 let total = frames.last().zip(frames.first()).map_or(0.0, |(l, f)| (*l - *f).as_secs_f64());
                 eprintln!(
                     "splatstitch bench: stitch ran {:.1} s beside the UI: {} UI frames, {:.1} fps, median gap {:.0} ms, \
-                     worst {:.0} ms; status: {}",
+                     worst {:.0} ms; status: {}{}",
                     total,
                     frames.len(),
                     frames.len() as f64 / total.max(1e-9),
                     sorted.get(sorted.len() / 2).copied().unwrap_or(0.0),
                     sorted.last().copied().unwrap_or(0.0),
-                    self.app.state.status
+                    self.app.state.status,
+                    self.app.state.error.as_ref().map(|e| format!("; error: {e}")).unwrap_or_default()
                 );
                 self.exit_after = Some(0);
             } else {

@@ -184,3 +184,10 @@ fn a_layer_built_in_code_edits_like_a_loaded_one() {
     assert_eq!(s.doc.layers[0].count(LayerFlags::SELECTED), 0);
     assert!(s.is_idle() && s.has_unsaved_changes());
 }
+
+#[test]
+fn a_job_opened_by_a_relative_path_keeps_absolute_capture_paths() {
+    // Tests run in the crate's folder; the stitch worker writes the job elsewhere.
+    let doc = Document::open_job(std::path::Path::new("../../assets/demo.toml")).unwrap();
+    assert!(doc.layers.iter().all(|l| l.file.is_absolute() && l.file.exists()), "{:?}", doc.layers[0].file);
+}

@@ -3,6 +3,7 @@
 use anyhow::Context;
 use clap::Args;
 use splatstitch_editor::autosave::{Autosave, recovery_path};
+use splatstitch_editor::state::MoveBudget;
 use splatstitch_editor::window::WindowError;
 use splatstitch_editor::{Document, EditorApp};
 use std::path::PathBuf;
@@ -13,8 +14,30 @@ orbits, right/middle-drag or Shift+left pans, wheel zooms; W/A/S/D/Q/E fly, F fo
 Home resets the view; G/R/T pick move/rotate/scale for the gizmo; Ctrl+Z / Ctrl+Shift+Z undo and redo; \
 Ctrl+S saves the job. The session is autosaved every minute and offered back after a crash.")]
 pub struct OpenArgs {
-    /// Captures (.ply, .compressed.ply, .splat, .spz) to add as layers, or one job file (.toml).
+    /// Captures (.ply, .compressed.ply, .splat, .spz, .sog, .glb, .gltf, meta.json, lod-meta.json)
+    /// to add as layers, or one job file (.toml).
     pub files: Vec<PathBuf>,
+    /// While the camera moves, draw at most this many Gaussians (the most opaque and largest,
+    /// chosen once per scene), the whole scene once it stops; 0 always draws everything.
+    #[arg(long, default_value_t = MoveBudget::default().gaussians)]
+    pub move_budget: usize,
+    /// While the camera moves, draw at this fraction of the viewport's resolution when a full
+    /// frame takes longer than 60 ms (0.1 to 1; 1 keeps full resolution).
+    #[arg(long, default_value_t = MoveBudget::default().resolution, value_parser = resolution_fraction)]
+    pub move_resolution: f32,
+}
+
+impl OpenArgs {
+    /// The editor on `files` with every setting at its default.
+    pub fn of(files: Vec<PathBuf>) -> Self {
+        let b = MoveBudget::default();
+        OpenArgs { files, move_budget: b.gaussians, move_resolution: b.resolution }
+    }
+}
+
+fn resolution_fraction(s: &str) -> Result<f32, String> {
+    let v: f32 = s.parse().map_err(|e| format!("`{s}`: {e}"))?;
+    if (0.1..=1.0).contains(&v) { Ok(v) } else { Err(format!("{v} is outside 0.1..=1")) }
 }
 
 /// The bundled demo job: next to the working directory's assets, or the source tree's.
@@ -38,6 +61,8 @@ pub fn run(a: OpenArgs) -> anyhow::Result<()> {
         }
     }
     let mut app = EditorApp::new(Document::default(), Some(Autosave::new(recovery_path())));
+    app.state.move_budget.gaussians = a.move_budget;
+    app.state.move_budget.resolution = a.move_resolution;
     let files = if a.files.is_empty() { demo_job().into_iter().collect() } else { a.files };
     app.state.add_files(files);
     splatstitch_editor::window::run(app).context("editor")

@@ -59,7 +59,7 @@ pub enum Command {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command.unwrap_or(Command::Open(editor::OpenArgs { files: vec![] })) {
+    match cli.command.unwrap_or(Command::Open(editor::OpenArgs::of(vec![]))) {
         Command::Open(a) => editor::run(a),
         Command::Info(a) => info::run(a),
         Command::Convert(a) => convert::run(a, cli.quiet),

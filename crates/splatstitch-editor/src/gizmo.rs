@@ -23,7 +23,7 @@ impl GizmoKind {
         match self {
             GizmoKind::Translate => "Move (G)",
             GizmoKind::Rotate => "Rotate (R)",
-            GizmoKind::Scale => "Scale (S)",
+            GizmoKind::Scale => "Scale (T)",
         }
     }
 

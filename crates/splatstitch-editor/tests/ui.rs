@@ -731,3 +731,31 @@ fn menu_bar_undoes_redoes_and_frames_the_scene() {
     menu(&mut h, "View", "Frame all");
     assert!(h.state().app.state.camera.distance < far, "framed");
 }
+
+#[test]
+fn while_orbiting_a_big_scene_the_viewport_draws_a_subset_and_says_so() {
+    let mut h = open(&demo(), None);
+    h.state_mut().app.state.move_budget.gaussians = 1000;
+    // A slow full frame also lowers the resolution while moving.
+    h.state_mut().app.state.full_frame_ms = 1000.0;
+    let c = h.state().app.state.viewport_rect.center();
+    let steps = [c, c + egui::vec2(20.0, 0.0), c + egui::vec2(40.0, 5.0)];
+    h.hover_at(steps[0]);
+    h.run_steps(1);
+    h.drag_at(steps[0]);
+    h.run_steps(1);
+    for p in &steps[1..] {
+        h.hover_at(*p);
+        h.run_steps(1);
+    }
+    let note = h.state().app.state.view_note.clone();
+    assert!(note.starts_with("moving: 1000 of 31616 Gaussians at 35 % resolution"), "{note}");
+    h.get_by_label_contains("moving: 1000 of 31616");
+    h.drop_at(steps[2]);
+    // Still for longer than the moving window: the whole scene again, at full resolution.
+    std::thread::sleep(Duration::from_millis(300));
+    h.run_steps(3);
+    assert_eq!(h.state().app.state.view_note, "", "full quality once the camera stops");
+    let full = h.state().app.state.full_frame_ms;
+    assert!(full < 1000.0, "a full frame was drawn and timed ({full} ms)");
+}

@@ -24,6 +24,10 @@ impl Panel for StatusBar {
             ui.separator();
             ui.label(cx.viewport.adapter());
             ui.separator();
+            if !s.view_note.is_empty() {
+                ui.label(&s.view_note);
+                ui.separator();
+            }
             if let Some((what, for_how_long)) = s.loading() {
                 ui.spinner();
                 ui.label(format!("loading {what} ({:.0} s)", for_how_long.as_secs_f32()));

@@ -9,7 +9,10 @@ use crate::state::{EditorState, SelectionShape, Tool};
 use crate::viewport::ViewRequest;
 use glam::{Vec2, Vec3};
 use splatstitch_stitch::job::TransformSpec;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// The camera counts as moving until it has been still this long.
+const STILL_AFTER: Duration = Duration::from_millis(250);
 
 /// Largest viewport side rendered, in pixels.
 const MAX_VIEWPORT: f32 = 4096.0;
@@ -48,6 +51,9 @@ pub struct ViewportPanel {
     stroke: Vec<egui::Pos2>,
     /// A finished shape and its mode, applied when the camera is known.
     finished: Option<(Shape, Mode)>,
+    /// The camera at the last frame, and when it last changed.
+    last_camera: Option<crate::camera::OrbitCamera>,
+    last_move: Option<Instant>,
 }
 
 impl Panel for ViewportPanel {
@@ -89,19 +95,36 @@ impl Panel for ViewportPanel {
             centred("Drop captures or a job here, or use File > Open", 16.0, egui::Color32::GRAY);
             return;
         }
-        let req = ViewRequest {
-            layers: s.render_layers(),
-            camera,
-            scene_version: s.doc_version,
-            version: s.view_version,
-            background: s.background,
-        };
+        // While the camera moves, a big or slow scene is drawn budgeted (docs/ARCHITECTURE.md §6).
+        if self.last_camera.is_some_and(|c| c != s.camera) {
+            self.last_move = Some(Instant::now());
+        }
+        self.last_camera = Some(s.camera);
+        let moving = self.last_move.is_some_and(|t| t.elapsed() < STILL_AFTER);
+        if moving {
+            ctx.request_repaint_after(STILL_AFTER);
+        }
+        let budget = s.move_budget;
+        let subset = moving && s.over_move_budget();
+        let scale = if moving && s.full_frame_ms > budget.slow_ms { budget.resolution } else { 1.0 };
+        let draw_size = [((w as f32 * scale) as u32).max(1), ((h as f32 * scale) as u32).max(1)];
+        let draw_camera = s.camera.to_camera(draw_size[0], draw_size[1]).unwrap_or(camera);
         let t = Instant::now();
-        match cx.viewport.draw(&ctx, &req) {
+        let drawn = {
+            let (scene_version, version) = (s.doc_version * 2 + subset as u64, s.view_version * 2 + moving as u64);
+            let background = s.background;
+            let layers = if subset { s.moving_layers() } else { s.render_layers() };
+            let req = ViewRequest { layers, camera: draw_camera, scene_version, version, background };
+            cx.viewport.draw(&ctx, &req)
+        };
+        match drawn {
             Ok(tex) => {
                 let ms = t.elapsed().as_secs_f32() * 1e3;
                 if ms > 0.5 {
                     s.frame_ms = ms;
+                    if !subset && scale == 1.0 {
+                        s.full_frame_ms = ms;
+                    }
                 }
                 let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
                 ui.painter().image(tex, rect, uv, egui::Color32::WHITE);
@@ -113,6 +136,15 @@ impl Panel for ViewportPanel {
             }
             Err(e) => centred(&e, 14.0, egui::Color32::RED),
         }
+        s.view_note = match (subset, scale < 1.0) {
+            (false, false) => String::new(),
+            (true, low) => {
+                let (n, total) = s.move_subset();
+                let res = if low { format!(" at {:.0} % resolution", scale * 100.0) } else { String::new() };
+                format!("moving: {n} of {total} Gaussians{res}")
+            }
+            (false, true) => format!("moving: {:.0} % resolution", scale * 100.0),
+        };
         if s.show_boundary {
             boundary_overlay(ui, s, rect, &camera, ppp);
         }

@@ -11,11 +11,13 @@ mod layers;
 mod seam;
 mod selecting;
 mod stitching;
+mod view_budget;
 
 pub use aligning::AlignState;
 pub use grading::{GradeScope, GradeSettings};
 pub use selecting::{PickKind, SelectionSettings, SelectionShape, Tool};
 pub use stitching::LastStitch;
+pub use view_budget::{MoveBudget, choose as choose_budgeted, importance};
 
 use crate::autosave::Autosave;
 use crate::camera::OrbitCamera;
@@ -78,8 +80,14 @@ pub struct EditorState {
     pub pending: Option<Pending>,
     pub recovery_offer: Option<PathBuf>,
     autosave: Option<Autosave>,
-    /// The last viewport frame's draw time.
+    /// How the viewport draws while the camera moves.
+    pub move_budget: MoveBudget,
+    proxy: view_budget::ProxyCache,
+    /// What the viewport drew last, for the status bar ("moving: 300,000 of 1,000,000 …").
+    pub view_note: String,
+    /// The last viewport frame's draw time, and the last full-quality one's.
     pub frame_ms: f32,
+    pub full_frame_ms: f32,
     /// The viewport's size in pixels at the last frame.
     pub viewport_size: [u32; 2],
     /// Where the viewport was drawn, in UI points (tests and benchmarks aim clicks with it).
@@ -125,7 +133,11 @@ impl EditorState {
             pending: None,
             recovery_offer,
             autosave,
+            move_budget: MoveBudget::default(),
+            proxy: Default::default(),
+            view_note: String::new(),
             frame_ms: 0.0,
+            full_frame_ms: 0.0,
             viewport_size: [0, 0],
             viewport_rect: egui::Rect::NOTHING,
             first_frame: None,

@@ -28,6 +28,9 @@ struct GpuViewport {
     scene: Option<(u64, GpuScene)>,
     target: Option<(wgpu::Texture, wgpu::TextureView, egui::TextureId, [u32; 2])>,
     drawn: Option<(u64, [u32; 2])>,
+    /// A scene more than the GPU draws in one frame, drawn by the CPU twin instead (and why)
+    /// until it fits again.
+    too_big: Option<(CpuViewport, String)>,
 }
 
 struct GpuFrame<'a> {
@@ -38,10 +41,25 @@ struct GpuFrame<'a> {
 impl ViewportBackend for GpuFrame<'_> {
     fn adapter(&self) -> String {
         let ctx = self.vp.renderer.context();
+        if let Some((_, why)) = &self.vp.too_big {
+            return format!("CPU renderer: {why}");
+        }
         if ctx.is_software() { format!("{} — software driver, slow", ctx.describe()) } else { ctx.describe() }
     }
 
-    fn draw(&mut self, _ctx: &egui::Context, req: &ViewRequest) -> Result<egui::TextureId, String> {
+    fn draw(&mut self, ctx: &egui::Context, req: &ViewRequest) -> Result<egui::TextureId, String> {
+        let n: u64 = req.layers.iter().map(|l| l.cloud.len() as u64).sum();
+        if n <= self.vp.renderer.max_gaussians() {
+            self.vp.too_big = None;
+        } else if self.vp.too_big.is_none() {
+            let fit = self.vp.renderer.max_gaussians();
+            let why = format!("{n} Gaussians are more than this GPU draws in one frame (at most {fit})");
+            tracing::warn!("{why}");
+            self.vp.too_big = Some((CpuViewport::default(), why));
+        }
+        if let Some((cpu, _)) = &mut self.vp.too_big {
+            return cpu.draw(ctx, req);
+        }
         let gpu = self.vp.renderer.context().clone();
         let size = [req.camera.width, req.camera.height];
         if self.vp.target.as_ref().is_none_or(|t| t.3 != size) {
@@ -195,6 +213,7 @@ impl Shell {
                 scene: None,
                 target: None,
                 drawn: None,
+                too_big: None,
             }))
         };
         Ok(Running { window, surface, config, gpu, egui_state, egui_renderer, viewport })

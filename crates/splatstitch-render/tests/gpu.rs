@@ -179,3 +179,22 @@ fn layers_split_into_chunks_render_identically() {
     assert_eq!(whole, split);
     assert!(whole.rgba.iter().filter(|p| p[3] > 0.5).count() > 100);
 }
+
+#[test]
+fn a_scene_past_what_one_frame_holds_is_refused_with_the_limit_named() {
+    let Some(r) = renderer() else { return };
+    let fit = r.max_gaussians();
+    // 2.1M Gaussians on lavapipe (128 MiB bindings); skip where the limit is far larger.
+    if fit > 4_000_000 {
+        eprintln!("skipped: this adapter draws {fit} Gaussians a frame");
+        return;
+    }
+    let big = GaussianCloud::with_len(fit as usize + 1, 0);
+    let scene = RenderScene { layers: vec![RenderLayer::new(&big)] };
+    let c = Camera::new(40, 30, 30.0, 30.0, 20.0, 15.0)
+        .looking_at(Vec3::new(0.0, 0.0, -2.0), Vec3::ZERO, Vec3::NEG_Y)
+        .unwrap();
+    let err = r.render(&GpuScene::upload(r.context(), &scene), &c, &RenderOptions::default()).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains(&format!("at most {fit} fit")) && msg.contains(&format!("{} Gaussians", fit + 1)), "{msg}");
+}

@@ -102,6 +102,12 @@ impl GpuRenderer {
         self.ctx.device.limits().max_storage_buffer_binding_size
     }
 
+    /// The most Gaussians one frame draws on this device: every visible Gaussian's projected
+    /// splat lives in one storage binding.
+    pub fn max_gaussians(&self) -> u64 {
+        self.max_binding() / PROJECTED_BYTES
+    }
+
     fn buffer(&self, label: &str, bytes: u64) -> Result<wgpu::Buffer, GpuError> {
         let limits = self.ctx.device.limits();
         if bytes > self.max_binding() || bytes > limits.max_buffer_size {
@@ -182,8 +188,14 @@ impl GpuRenderer {
         let device = &self.ctx.device;
         let k = &self.kernels;
         let n = scene.len() as u64;
-        if n > u32::MAX as u64 / 2 {
-            return Err(GpuError::TooLarge(format!("{n} Gaussians")));
+        let fit = self.max_gaussians().min(u32::MAX as u64 / 2);
+        if n > fit {
+            return Err(GpuError::TooLarge(format!(
+                "{n} Gaussians are more than {} draws in one frame: at most {fit} fit its storage bindings \
+                 ({} MiB, {PROJECTED_BYTES} bytes per projected Gaussian)",
+                self.ctx.info.name,
+                self.max_binding() >> 20
+            )));
         }
         let tiles = (cam.width.div_ceil(TILE), cam.height.div_ceil(TILE));
         let projected = self.buffer("projected", n * PROJECTED_BYTES)?;

@@ -79,7 +79,7 @@ fn show_dock(ui: &mut egui::Ui, dock: Dock, panels: &mut [Box<dyn Panel>], cx: &
                 egui::ScrollArea::vertical().id_salt("properties scroll").show(ui, |ui| {
                     let mut first = true;
                     for p in here.iter_mut() {
-                        if !p.shown(cx.state) {
+                        if p.needs_layer() && cx.state.selected_layer().is_none() {
                             continue;
                         }
                         if !first {

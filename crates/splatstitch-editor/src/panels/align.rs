@@ -1,7 +1,7 @@
 //! Aligning the selected layer to another: pick point pairs in the viewport, fit, refine by ICP.
 
 use super::{Dock, Panel, PanelCtx};
-use crate::state::{EditorState, Tool};
+use crate::state::Tool;
 
 pub struct AlignPanel;
 
@@ -14,8 +14,8 @@ impl Panel for AlignPanel {
         Dock::Right
     }
 
-    fn shown(&self, state: &EditorState) -> bool {
-        state.selected_layer().is_some()
+    fn needs_layer(&self) -> bool {
+        true
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelCtx<'_>) {

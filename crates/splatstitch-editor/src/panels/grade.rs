@@ -3,7 +3,7 @@
 //! the grade live; letting go makes it one undo step.
 
 use super::{Dock, Panel, PanelCtx};
-use crate::state::{EditorState, GradeScope};
+use crate::state::GradeScope;
 use splatstitch_core::{Grade, LayerFlags};
 
 /// Slider labels, in [`Grade::CONTROLS`] order.
@@ -21,8 +21,8 @@ impl Panel for GradePanel {
         Dock::Right
     }
 
-    fn shown(&self, state: &EditorState) -> bool {
-        state.selected_layer().is_some()
+    fn needs_layer(&self) -> bool {
+        true
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelCtx<'_>) {

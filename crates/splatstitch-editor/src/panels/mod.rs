@@ -44,9 +44,10 @@ pub trait Panel {
     /// The heading (side panels) and the id of the panel's area.
     fn title(&self) -> &'static str;
     fn dock(&self) -> Dock;
-    /// Whether it shows now (most right-side panels need a selected layer).
-    fn shown(&self, _state: &EditorState) -> bool {
-        true
+    /// Shown only while a layer is selected (the panels that edit one; `Panel::ui` may then
+    /// rely on `EditorState::selected_layer`).
+    fn needs_layer(&self) -> bool {
+        false
     }
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelCtx<'_>);
 }

@@ -16,8 +16,8 @@ impl Panel for SelectionPanel {
         Dock::Right
     }
 
-    fn shown(&self, state: &EditorState) -> bool {
-        state.selected_layer().is_some()
+    fn needs_layer(&self) -> bool {
+        true
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelCtx<'_>) {

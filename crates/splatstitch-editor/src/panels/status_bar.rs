@@ -17,8 +17,7 @@ impl Panel for StatusBar {
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelCtx<'_>) {
         let s = &*cx.state;
         ui.horizontal(|ui| {
-            let visible: usize = s.doc.layers.iter().filter(|l| l.visible).map(|l| l.len()).sum();
-            ui.label(format!("{visible} Gaussians"));
+            ui.label(format!("{} Gaussians", s.visible_gaussians()));
             ui.separator();
             ui.label(format!("frame {:.1} ms", s.frame_ms));
             ui.separator();

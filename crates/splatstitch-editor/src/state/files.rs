@@ -99,7 +99,7 @@ impl EditorState {
             Err(e) => self.error = Some(e),
             Ok(Loaded::Captures(captures)) => self.add_loaded(captures, &l),
             Ok(Loaded::Document { doc, recovered }) => {
-                self.end_grade_preview();
+                self.commit_grade();
                 self.doc = *doc;
                 self.history.clear();
                 self.saved_version = if recovered { u64::MAX } else { self.history.version };
@@ -148,7 +148,7 @@ impl EditorState {
     /// error. False when it was not saved (no path known: the caller asks for one).
     pub fn save_job(&mut self, path: Option<PathBuf>) -> bool {
         let Some(path) = path.or_else(|| self.doc.path.clone()) else { return false };
-        self.end_grade_preview();
+        self.commit_grade();
         match self.doc.save_job(&path) {
             Ok(warning) => {
                 self.saved_version = self.history.version;

@@ -81,7 +81,7 @@ impl EditorState {
         let Some((i, _)) = self.selected_layer() else { return };
         let scope = self.grade.scope;
         if self.grade_preview.as_ref().is_some_and(|p| p.layer != i || p.scope != scope) {
-            self.end_grade_preview();
+            self.commit_grade();
         }
         let l = &self.doc.layers[i];
         if self.grade_preview.is_none() {
@@ -121,7 +121,8 @@ impl EditorState {
         self.grade_preview.is_some()
     }
 
-    /// Ends a preview, committing it as one undo step (nothing when it changed nothing).
+    /// Ends a preview, committing it as one undo step (nothing when it changed nothing). Other
+    /// edits, saving and stitching call it first, so they never see a half-made grade.
     pub fn commit_grade(&mut self) {
         let Some(p) = self.grade_preview.take() else { return };
         let graded = self.doc.layers[p.layer].cloud.clone();
@@ -173,21 +174,6 @@ impl EditorState {
                 self.status = format!("graded {name}");
             }
         }
-    }
-
-    /// Drops a preview, leaving the layer as it was.
-    pub fn cancel_grade(&mut self) {
-        if let Some(p) = self.grade_preview.take() {
-            if let Some(l) = self.doc.layers.get_mut(p.layer) {
-                l.cloud = p.before;
-            }
-            self.colours_changed();
-        }
-    }
-
-    /// Other edits, saving and stitching see the document without a half-made grade.
-    pub(super) fn end_grade_preview(&mut self) {
-        self.commit_grade();
     }
 
     /// Grades the selected layer in the current scope as one step (a preview committed at once).

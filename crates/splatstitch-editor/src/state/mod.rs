@@ -17,7 +17,7 @@ pub use aligning::AlignState;
 pub use grading::{GradeScope, GradeSettings};
 pub use selecting::{PickKind, SelectionSettings, SelectionShape, Tool};
 pub use stitching::LastStitch;
-pub use view_budget::{MoveBudget, choose as choose_budgeted, importance};
+pub use view_budget::MoveBudget;
 
 use crate::autosave::Autosave;
 use crate::camera::OrbitCamera;
@@ -212,7 +212,7 @@ impl EditorState {
     // ----- history -----
 
     pub fn undo(&mut self) {
-        self.end_grade_preview();
+        self.commit_grade();
         if let Some(l) = self.history.undo(&mut self.doc) {
             self.status = format!("undid {l}");
             self.fix_selection();
@@ -221,7 +221,7 @@ impl EditorState {
     }
 
     pub fn redo(&mut self) {
-        self.end_grade_preview();
+        self.commit_grade();
         if let Some(l) = self.history.redo(&mut self.doc) {
             self.status = format!("redid {l}");
             self.fix_selection();

@@ -23,7 +23,7 @@ impl EditorState {
         if self.stitch_run.is_some() {
             return;
         }
-        self.end_grade_preview();
+        self.commit_grade();
         match crate::stitching::StitchRun::start(&self.doc, self.gpu.clone()) {
             Ok(r) => {
                 self.status = "stitching…".into();

@@ -78,7 +78,7 @@ pub(super) struct ProxyCache {
 }
 
 impl EditorState {
-    /// Visible Gaussians (not hidden or deleted are not subtracted: the renderer skips those).
+    /// Gaussians in visible layers (hidden and deleted ones counted too; the renderer skips them).
     pub fn visible_gaussians(&self) -> usize {
         self.doc.layers.iter().filter(|l| l.visible).map(|l| l.len()).sum()
     }

@@ -129,6 +129,7 @@ impl NonFiniteArg {
                 Self::Keep => NonFinitePolicy::Keep,
             },
             lod,
+            progress: None,
         }
     }
 }

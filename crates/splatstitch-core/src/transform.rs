@@ -90,17 +90,22 @@ pub fn euler_deg_to_quat(deg: [f32; 3]) -> Quat {
     Quat::from_rotation_z(z) * Quat::from_rotation_y(y) * Quat::from_rotation_x(x)
 }
 
-/// Keeps the Gaussians whose centre lies inside the axis-aligned box (bounds inclusive).
-pub fn crop_to_box(cloud: &mut GaussianCloud, min: Vec3, max: Vec3) {
-    let keep: Vec<bool> = cloud
+/// Which Gaussians have their centre inside the axis-aligned box (bounds inclusive).
+pub fn in_box(cloud: &GaussianCloud, min: Vec3, max: Vec3) -> Vec<bool> {
+    cloud
         .positions
         .iter()
         .map(|p| {
             let p = Vec3::from(*p);
             p.cmpge(min).all() && p.cmple(max).all()
         })
-        .collect();
-    cloud.retain_indices(|i| keep[i]);
+        .collect()
+}
+
+/// Keeps the Gaussians whose centre lies inside the axis-aligned box (bounds inclusive). The
+/// kept ones are copied out, so a small crop of a big capture holds only its own memory.
+pub fn crop_to_box(cloud: &mut GaussianCloud, min: Vec3, max: Vec3) {
+    *cloud = cloud.select(&in_box(cloud, min, max));
 }
 
 #[cfg(test)]

@@ -138,7 +138,17 @@ impl DocLayer {
 
 /// Loads a capture and applies a crop (file coordinates), as the job runner does.
 pub fn load_capture(path: &Path, crop: Option<&CropSpec>, lod: Option<u32>) -> Result<GaussianCloud, DocumentError> {
-    let mut cloud = formats::load(path, &LoadOptions { lod, ..Default::default() })
+    load_capture_counted(path, crop, lod, None)
+}
+
+/// [`load_capture`], counting the bytes read into `progress`.
+pub fn load_capture_counted(
+    path: &Path,
+    crop: Option<&CropSpec>,
+    lod: Option<u32>,
+    progress: Option<std::sync::Arc<formats::LoadProgress>>,
+) -> Result<GaussianCloud, DocumentError> {
+    let mut cloud = formats::load(path, &LoadOptions { lod, progress, ..Default::default() })
         .map_err(|e| DocumentError::Load { path: path.into(), error: e.to_string() })?
         .cloud;
     if let Some(c) = crop {

@@ -191,3 +191,22 @@ fn a_job_opened_by_a_relative_path_keeps_absolute_capture_paths() {
     let doc = Document::open_job(std::path::Path::new("../../assets/demo.toml")).unwrap();
     assert!(doc.layers.iter().all(|l| l.file.is_absolute() && l.file.exists()), "{:?}", doc.layers[0].file);
 }
+
+#[test]
+fn a_capture_loading_in_the_background_counts_its_bytes_and_arrives_as_a_layer() {
+    let mut s = demo();
+    let path = asset("flowers_27k_sh2.ply");
+    let size = std::fs::metadata(&path).unwrap().len();
+    s.add_files(vec![path]);
+    let (read, total) = s.loading_bytes().expect("a capture is loading");
+    assert_eq!(total, size);
+    assert!(read <= total);
+    let started = std::time::Instant::now();
+    while !s.is_idle() {
+        assert!(started.elapsed().as_secs() < 120, "still loading");
+        std::thread::sleep(s.poll().unwrap_or(std::time::Duration::from_millis(10)));
+    }
+    assert_eq!(s.loading_bytes(), None);
+    assert_eq!(s.doc.layers.len(), 3);
+    assert_eq!(s.doc.layers[2].cloud.len(), 26_895);
+}

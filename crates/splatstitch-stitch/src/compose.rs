@@ -1,12 +1,14 @@
 //! Step 1 of the method: load every layer of a job, crop it (in its file's coordinates) and
 //! bake its transform into world space.
 
-use crate::job::{Job, JobError};
+use crate::job::{Job, JobError, LayerSpec};
 use crate::params::SizeMeasure;
 use glam::Vec3;
 use splatstitch_core::formats::{self, LoadOptions};
-use splatstitch_core::transform::crop_to_box;
+use splatstitch_core::transform::in_box;
 use splatstitch_core::{GaussianCloud, Role};
+use std::collections::HashMap;
+use std::path::PathBuf;
 
 /// Fraction of the centres left out below and above on each axis by [`Composite::robust_bounds`].
 pub const ROBUST_TAIL: f32 = 0.01;
@@ -48,16 +50,38 @@ pub fn with_sh_degree(cloud: &GaussianCloud, degree: u8) -> GaussianCloud {
 impl Composite {
     pub fn load(job: &Job) -> Result<Composite, JobError> {
         let mut layers = Vec::with_capacity(job.spec.layers.len());
+        // Layers cut from one capture decode it once; it is kept only until its last layer.
+        let file_of = |spec: &LayerSpec| (job.resolve(&spec.file), spec.lod);
+        let mut uses: HashMap<(PathBuf, Option<u32>), usize> = HashMap::new();
+        for spec in &job.spec.layers {
+            *uses.entry(file_of(spec)).or_default() += 1;
+        }
+        let mut decoded: HashMap<(PathBuf, Option<u32>), GaussianCloud> = HashMap::new();
         for (i, spec) in job.spec.layers.iter().enumerate() {
-            let path = job.resolve(&spec.file);
-            let opts = LoadOptions { lod: spec.lod, ..Default::default() };
-            let key = if spec.lod.is_some() { "lod" } else { "file" };
-            let loaded = formats::load(&path, &opts)
-                .map_err(|e| job.layer_error(i, key, format!("layer `{}`: {e}", spec.name)))?;
-            let mut cloud = loaded.cloud;
-            let count = cloud.len();
-            if let Some(c) = &spec.crop {
-                crop_to_box(&mut cloud, c.box_min.into(), c.box_max.into());
+            let file = file_of(spec);
+            let full = match decoded.remove(&file) {
+                Some(c) => c,
+                None => {
+                    let opts = LoadOptions { lod: spec.lod, ..Default::default() };
+                    let key = if spec.lod.is_some() { "lod" } else { "file" };
+                    formats::load(&file.0, &opts)
+                        .map_err(|e| job.layer_error(i, key, format!("layer `{}`: {e}", spec.name)))?
+                        .cloud
+                }
+            };
+            let count = full.len();
+            let left = uses.get_mut(&file).map(|n| {
+                *n -= 1;
+                *n
+            });
+            let keep = left.is_some_and(|n| n > 0);
+            let (mut cloud, rest) = match (&spec.crop, keep) {
+                (Some(c), _) => (full.select(&in_box(&full, c.box_min.into(), c.box_max.into())), keep.then_some(full)),
+                (None, true) => (full.clone(), Some(full)),
+                (None, false) => (full, None),
+            };
+            if let Some(f) = rest {
+                decoded.insert(file, f);
             }
             if let Some(g) = &spec.grade {
                 g.apply(&mut cloud, |_| 1.0);
@@ -155,17 +179,23 @@ impl Composite {
     /// Gaussians, SH raised to the highest degree present (extra bands zero). Extra properties
     /// survive only when every layer has the same ones.
     pub fn to_cloud(&self) -> GaussianCloud {
-        let degree = self.layers.iter().map(|l| l.cloud.sh_degree).max().unwrap_or(0);
-        let mut out: Option<GaussianCloud> = None;
-        for l in &self.layers {
-            let c = with_sh_degree(&l.cloud, degree);
-            match &mut out {
-                None => out = Some(c),
-                Some(o) => o.append(&c),
-            }
-        }
-        out.unwrap_or_else(|| GaussianCloud::new(degree))
+        concatenate(&self.layers.iter().map(|l| &l.cloud).collect::<Vec<_>>())
     }
+}
+
+/// The clouds as one, at the highest SH degree among them (higher bands of the others zero).
+pub fn concatenate(clouds: &[&GaussianCloud]) -> GaussianCloud {
+    let degree = clouds.iter().map(|c| c.sh_degree).max().unwrap_or(0);
+    let mut out: Option<GaussianCloud> = None;
+    for c in clouds {
+        match &mut out {
+            // The first at the right degree is moved in rather than copied twice.
+            None => out = Some(with_sh_degree(c, degree)),
+            Some(o) if c.sh_degree == degree => o.append(c),
+            Some(o) => o.append(&with_sh_degree(c, degree)),
+        }
+    }
+    out.unwrap_or_else(|| GaussianCloud::new(degree))
 }
 
 #[cfg(test)]
@@ -184,6 +214,27 @@ mod tests {
         assert!(up.sh[12..48].iter().all(|v| *v == 0.0));
         assert_eq!(&up.sh[48..60], &c.sh[12..24]);
         assert_eq!(with_sh_degree(&up, 1), c);
+    }
+
+    #[test]
+    fn concatenated_clouds_keep_their_order_at_the_highest_degree() {
+        let mut low = GaussianCloud::with_len(3, 0);
+        let mut high = GaussianCloud::with_len(2, 2);
+        for (i, v) in low.sh.iter_mut().enumerate() {
+            *v = 1.0 + i as f32;
+        }
+        for (i, v) in high.sh.iter_mut().enumerate() {
+            *v = -1.0 - i as f32;
+        }
+        low.positions[2] = [7.0, 0.0, 0.0];
+        high.positions[0] = [8.0, 0.0, 0.0];
+        let all = concatenate(&[&low, &high]);
+        assert_eq!((all.len(), all.sh_degree), (5, 2));
+        assert_eq!((all.positions[2], all.positions[3]), ([7.0, 0.0, 0.0], [8.0, 0.0, 0.0]));
+        assert_eq!(&all.sh[..3], &low.sh[..3]);
+        assert!(all.sh[3..27].iter().all(|v| *v == 0.0), "higher bands of the SH0 cloud are zero");
+        assert_eq!(&all.sh[3 * 27..], &high.sh[..]);
+        assert_eq!(concatenate(&[]).len(), 0);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use crate::backend::{self, BackendChoice, BackendError, Engine};
 use crate::boundary::{Boundary, BoundaryParams, find_boundary_adaptive, nearest_source_distance};
 use crate::cameras::{VALIDATION_TURN, fibonacci_cameras_turned};
-use crate::compose::{Composite, with_sh_degree};
+use crate::compose::{Composite, concatenate, with_sh_degree};
 use crate::driving::{Jitter, driving_points};
 use crate::explicit::optimize_explicit;
 use crate::job::{Job, JobError};
@@ -472,17 +472,20 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
 
     progress(Stage::Export, 0.0);
     let lap = Instant::now();
-    let mut result = composite.clone();
-    result.layers[ti].cloud = with_sh_degree(&blended, target.sh_degree);
+    let boundary_count = eval.boundary.len();
+    let shown: Vec<Camera> = eval.cameras.iter().step_by((eval.cameras.len() / 4).max(1)).take(4).copied().collect();
+    // The evaluation holds a copy of every source layer; with millions of Gaussians the export
+    // needs that memory for the one concatenated scene it writes.
+    drop(eval);
+    let blended_out = with_sh_degree(&blended, target.sh_degree);
+    let after_scene: Vec<&GaussianCloud> =
+        composite.layers.iter().enumerate().map(|(i, l)| if i == ti { &blended_out } else { &l.cloud }).collect();
     let out = &job.spec.output;
     let ply = output_path(job, &opts.out_dir, &out.ply);
     let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
     if let Some(dir) = &out.renders {
         let dir = output_path(job, &opts.out_dir, dir);
         let before_scene: Vec<&GaussianCloud> = composite.layers.iter().map(|l| &l.cloud).collect();
-        let after_scene: Vec<&GaussianCloud> = result.layers.iter().map(|l| &l.cloud).collect();
-        let shown: Vec<Camera> =
-            eval.cameras.iter().step_by((eval.cameras.len() / 4).max(1)).take(4).copied().collect();
         for (i, (b, a)) in
             render_views(&before_scene, &shown).iter().zip(render_views(&after_scene, &shown)).enumerate()
         {
@@ -504,7 +507,7 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
             .map(|l| LayerCount { name: l.name.clone(), role: l.role, loaded: l.loaded, kept: l.cloud.len() })
             .collect(),
         size,
-        boundary: eval.boundary.len(),
+        boundary: boundary_count,
         tau_adaptation,
         seam_transfer: transfer,
         validation: vreport,
@@ -527,7 +530,8 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
     if let Some(d) = ply.parent() {
         std::fs::create_dir_all(d).map_err(|e| io(d, e))?;
     }
-    formats::save(&ply, &result.to_cloud(), &SaveOptions::default()).map_err(|e| StitchError::Output(e.to_string()))?;
+    formats::save(&ply, &concatenate(&after_scene), &SaveOptions::default())
+        .map_err(|e| StitchError::Output(e.to_string()))?;
     report.timings_s.export = lap.elapsed().as_secs_f64();
     report.timings_s.total = start.elapsed().as_secs_f64();
     if let Some(r) = &out.report {

@@ -129,6 +129,36 @@ pub struct LoadOptions {
     pub non_finite: NonFinitePolicy,
     /// For streamed SOG, the level of detail to read (0, the finest, unless told).
     pub lod: Option<u32>,
+    /// Counts the file's bytes as they are read (a window showing how far a large file is).
+    pub progress: Option<std::sync::Arc<LoadProgress>>,
+}
+
+/// How far a load is, readable from another thread while it runs.
+#[derive(Debug, Default)]
+pub struct LoadProgress {
+    read: std::sync::atomic::AtomicU64,
+    total: std::sync::atomic::AtomicU64,
+}
+
+impl LoadProgress {
+    /// A counter for a file of `total` bytes (known before it opens; 0 if not).
+    pub fn expecting(total: u64) -> Self {
+        let p = LoadProgress::default();
+        p.set(0, total);
+        p
+    }
+
+    /// Bytes of the file read so far, and its size (0 until known).
+    pub fn bytes(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.read.load(Relaxed), self.total.load(Relaxed))
+    }
+
+    fn set(&self, read: u64, total: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.total.store(total, Relaxed);
+        self.read.store(read, Relaxed);
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -228,11 +258,24 @@ pub fn decode_beside(bytes: &[u8], format: Format, opts: &LoadOptions, resolve: 
     Ok(Loaded { cloud, format, ply_encoding, format_version, lod, non_finite_dropped: dropped, non_finite_kept: kept })
 }
 
+/// What the fuzz targets check of a reader: `data` decodes (non-finite values kept) or fails
+/// with an error, and whatever decodes encodes and decodes again. `Err` only when our own
+/// output of it fails to decode: a bug, never bad input.
+pub fn check_round_trip(data: &[u8], format: Format) -> Result<()> {
+    let opts = LoadOptions { non_finite: NonFinitePolicy::Keep, ..Default::default() };
+    if let Ok(loaded) = decode(data, format, &opts)
+        && let Ok(bytes) = encode(&loaded.cloud, format, &SaveOptions::default())
+    {
+        decode(&bytes, format, &opts)?;
+    }
+    Ok(())
+}
+
 /// Loads a splat file, choosing the format by extension.
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, LoadError> {
     let wrap = |e| LoadError::new(path, e);
     let format = Format::from_path(path).map_err(wrap)?;
-    let bytes = read_file(path).map_err(|e| wrap(FormatError::Io(e)))?;
+    let bytes = read_file(path, opts.progress.as_deref()).map_err(|e| wrap(FormatError::Io(e)))?;
     let folder = path.parent().unwrap_or(Path::new("."));
     let beside = |uri: &str| -> Result<Vec<u8>> {
         let relative = Path::new(uri);
@@ -260,12 +303,30 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, LoadError> {
 }
 
 /// The file's bytes, memory-mapped and pre-faulted: copying a large capture into a fresh
-/// buffer first costs as much as decoding it.
-fn read_file(path: &Path) -> std::io::Result<memmap2::Mmap> {
+/// buffer first costs as much as decoding it. With `progress`, the pages are faulted in
+/// stretches that each count their bytes.
+fn read_file(path: &Path, progress: Option<&LoadProgress>) -> std::io::Result<memmap2::Mmap> {
     let file = std::fs::File::open(path)?;
-    // SAFETY: the map is read-only and lives only for the decode; a file truncated by another
-    // process meanwhile is the one hazard, accepted as for any tool that maps its input.
-    unsafe { memmap2::MmapOptions::new().populate().map(&file) }
+    let Some(progress) = progress else {
+        // SAFETY: the map is read-only and lives only for the decode; a file truncated by
+        // another process meanwhile is the one hazard, accepted as for any tool that maps its input.
+        return unsafe { memmap2::MmapOptions::new().populate().map(&file) };
+    };
+    // SAFETY: as above.
+    let map = unsafe { memmap2::MmapOptions::new().map(&file) }?;
+    const STRETCH: usize = 8 << 20;
+    const PAGE: usize = 4096;
+    let total = map.len() as u64;
+    progress.set(0, total);
+    for (i, stretch) in map.chunks(STRETCH).enumerate() {
+        let mut touched = 0u8;
+        for page in stretch.iter().step_by(PAGE) {
+            touched ^= *page;
+        }
+        std::hint::black_box(touched);
+        progress.set((i * STRETCH + stretch.len()) as u64, total);
+    }
+    Ok(map)
 }
 
 /// Encodes a cloud in the given format.
@@ -467,6 +528,18 @@ pub(crate) fn test_cloud(n: usize, degree: u8) -> GaussianCloud {
 mod tests {
     use super::*;
     use crate::sh::ShRotation;
+
+    #[test]
+    fn a_counted_load_ends_with_every_byte_read_and_the_same_cloud() {
+        let path = crate::test_data::capture("fruit_drops_5k_sh3.ply").expect("bundled capture");
+        let size = std::fs::metadata(&path).unwrap().len();
+        let progress = std::sync::Arc::new(LoadProgress::expecting(size));
+        assert_eq!(progress.bytes(), (0, size));
+        let counted = load(&path, &LoadOptions { progress: Some(progress.clone()), ..Default::default() }).unwrap();
+        assert_eq!(progress.bytes(), (size, size));
+        let plain = load(&path, &LoadOptions::default()).unwrap();
+        assert_eq!(counted.cloud, plain.cloud);
+    }
 
     #[test]
     fn axis_flip_matches_exact_sh_rotation() {

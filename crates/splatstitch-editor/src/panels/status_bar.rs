@@ -29,7 +29,14 @@ impl Panel for StatusBar {
             }
             if let Some((what, for_how_long)) = s.loading() {
                 ui.spinner();
-                ui.label(format!("loading {what} ({:.0} s)", for_how_long.as_secs_f32()));
+                let read = match s.loading_bytes() {
+                    Some((read, total)) if total > 0 && read < total => {
+                        format!(": {:.0} of {:.0} MB read", read as f64 / 1e6, total as f64 / 1e6)
+                    }
+                    Some((_, total)) if total > 0 => ": read, decoding".into(),
+                    _ => String::new(),
+                };
+                ui.label(format!("loading {what}{read} ({:.0} s)", for_how_long.as_secs_f32()));
             } else {
                 ui.label(&s.status);
             }

@@ -1,10 +1,12 @@
 //! Opening jobs and captures (in the background), saving jobs and exporting the composite.
 
 use super::{EditorState, Pending};
-use crate::document::{DocLayer, Document, capture_name, default_role, load_capture, unique_name};
+use crate::document::{DocLayer, Document, capture_name, default_role, load_capture_counted, unique_name};
 use crate::history::Edit;
 use splatstitch_core::GaussianCloud;
+use splatstitch_core::formats::LoadProgress;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, TryRecvError, channel};
 use std::time::{Duration, Instant};
 
@@ -18,21 +20,34 @@ pub(super) struct Loading {
     pub(super) what: String,
     pub(super) started: Instant,
     rx: Receiver<Result<Loaded, String>>,
+    /// One per file being read (empty for a job: its layers are read as it opens).
+    progress: Vec<Arc<LoadProgress>>,
 }
 
 impl EditorState {
-    fn start_loading(&mut self, what: String, f: impl FnOnce() -> Result<Loaded, String> + Send + 'static) {
+    fn start_loading(
+        &mut self,
+        what: String,
+        progress: Vec<Arc<LoadProgress>>,
+        f: impl FnOnce() -> Result<Loaded, String> + Send + 'static,
+    ) {
         let (tx, rx) = channel();
         std::thread::spawn(move || {
             let _ = tx.send(f());
         });
         self.status = format!("loading {what}…");
-        self.loading = Some(Loading { what, started: Instant::now(), rx });
+        self.loading = Some(Loading { what, started: Instant::now(), rx, progress });
     }
 
     /// What is loading and for how long, for the status bar.
     pub fn loading(&self) -> Option<(&str, Duration)> {
         self.loading.as_ref().map(|l| (l.what.as_str(), l.started.elapsed()))
+    }
+
+    /// Bytes read so far of the files loading, and their size (`None` while a job opens).
+    pub fn loading_bytes(&self) -> Option<(u64, u64)> {
+        let l = self.loading.as_ref().filter(|l| !l.progress.is_empty())?;
+        Some(l.progress.iter().map(|p| p.bytes()).fold((0, 0), |(r, t), (a, b)| (r + a, t + b)))
     }
 
     /// Opens a job in the background; asks first when there are unsaved changes.
@@ -47,7 +62,7 @@ impl EditorState {
     /// Opens a job without asking; `recovered` marks an autosave (unsaved, no path).
     pub fn open_job_now(&mut self, path: PathBuf, recovered: bool) {
         let what = path.display().to_string();
-        self.start_loading(what, move || {
+        self.start_loading(what, Vec::new(), move || {
             let mut doc = Document::open_job(&path).map_err(|e| e.to_string())?;
             if recovered {
                 doc.path = None;
@@ -78,10 +93,18 @@ impl EditorState {
         let bytes: u64 = paths.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
         let what = if paths.len() == 1 { paths[0].display().to_string() } else { format!("{} files", paths.len()) };
         let what = format!("{what}, {:.1} MB", bytes as f64 / 1e6);
-        self.start_loading(what, move || {
+        let progress: Vec<Arc<LoadProgress>> = requests
+            .iter()
+            .map(|(p, _)| Arc::new(LoadProgress::expecting(std::fs::metadata(p).map_or(0, |m| m.len()))))
+            .collect();
+        let counters = progress.clone();
+        self.start_loading(what, progress, move || {
             requests
                 .into_iter()
-                .map(|(p, lod)| load_capture(&p, None, lod).map(|c| (p, lod, c)).map_err(|e| e.to_string()))
+                .zip(counters)
+                .map(|((p, lod), n)| {
+                    load_capture_counted(&p, None, lod, Some(n)).map(|c| (p, lod, c)).map_err(|e| e.to_string())
+                })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Loaded::Captures)
         });

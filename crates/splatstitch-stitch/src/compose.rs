@@ -7,6 +7,7 @@ use glam::Vec3;
 use splatstitch_core::formats::{self, LoadOptions};
 use splatstitch_core::transform::in_box;
 use splatstitch_core::{GaussianCloud, Role};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -110,8 +111,16 @@ impl Composite {
     }
 
     /// All source layers merged into one cloud (SH at the target's degree), the appearance donor.
-    pub fn sources(&self) -> GaussianCloud {
+    /// A single source layer at that degree is borrowed, not copied: with millions of Gaussians
+    /// the copy would be the stitch's largest allocation.
+    pub fn sources(&self) -> Cow<'_, GaussianCloud> {
         let degree = self.target().cloud.sh_degree;
+        let mut sources = self.layers.iter().filter(|l| l.role == Role::Source);
+        if let (Some(only), None) = (sources.next(), sources.next())
+            && only.cloud.sh_degree == degree
+        {
+            return Cow::Borrowed(&only.cloud);
+        }
         let mut out = GaussianCloud::new(degree);
         for l in self.layers.iter().filter(|l| l.role == Role::Source) {
             let mut c = with_sh_degree(&l.cloud, degree);
@@ -119,7 +128,7 @@ impl Composite {
             c.normals = None;
             out.append(&c);
         }
-        out
+        Cow::Owned(out)
     }
 
     /// Bounding box of every layer's centres.

@@ -22,6 +22,7 @@ use splatstitch_core::GaussianCloud;
 use splatstitch_core::formats::{self, SaveOptions, write_atomically};
 use splatstitch_render::gpu::GpuContext;
 use splatstitch_render::{Camera, Image};
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -103,13 +104,13 @@ pub fn peak_rss_mb() -> f64 {
 }
 
 /// What the metrics need that does not change with the target's colours.
-pub struct Evaluation {
+pub struct Evaluation<'a> {
     pub cameras: Vec<Camera>,
     pub source_renders: Vec<Image>,
     pub target_before: Vec<Image>,
     pub palette: Palette,
     pub boundary: Boundary,
-    pub sources: GaussianCloud,
+    pub sources: Cow<'a, GaussianCloud>,
 }
 
 /// The job's working cameras (docs/ARCHITECTURE.md §5.1), around the composite without its floaters.
@@ -124,9 +125,14 @@ pub fn validation_cameras(composite: &Composite, blend: &BlendSpec) -> Vec<Camer
     fibonacci_cameras_turned(lo, hi, blend.validation_views, blend.resolution, VALIDATION_TURN)
 }
 
-impl Evaluation {
+impl<'a> Evaluation<'a> {
     /// `sources` is the composite's sources merged ([`Composite::sources`]).
-    pub fn new(composite: &Composite, sources: GaussianCloud, blend: &BlendSpec, boundary: Boundary) -> Evaluation {
+    pub fn new(
+        composite: &Composite,
+        sources: Cow<'a, GaussianCloud>,
+        blend: &BlendSpec,
+        boundary: Boundary,
+    ) -> Evaluation<'a> {
         let cameras = working_cameras(composite, blend);
         let source = render_side(&sources, &cameras, None);
         let target = render_side(&composite.target().cloud, &cameras, None);
@@ -138,9 +144,9 @@ impl Evaluation {
         cameras: Vec<Camera>,
         source: &[SideView],
         target: &[SideView],
-        sources: GaussianCloud,
+        sources: Cow<'a, GaussianCloud>,
         boundary: Boundary,
-    ) -> Evaluation {
+    ) -> Evaluation<'a> {
         let source_renders: Vec<Image> = source.iter().map(|v| v.image.clone()).collect();
         let target_before = target.iter().map(|v| v.image.clone()).collect();
         let palette = Palette::from_renders(&source_renders, 7);

@@ -71,11 +71,10 @@ impl Composite {
                 }
             };
             let count = full.len();
-            let left = uses.get_mut(&file).map(|n| {
+            let keep = uses.get_mut(&file).is_some_and(|n| {
                 *n -= 1;
-                *n
+                *n > 0
             });
-            let keep = left.is_some_and(|n| n > 0);
             let (mut cloud, rest) = match (&spec.crop, keep) {
                 (Some(c), _) => (full.select(&in_box(&full, c.box_min.into(), c.box_max.into())), keep.then_some(full)),
                 (None, true) => (full.clone(), Some(full)),

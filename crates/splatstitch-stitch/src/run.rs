@@ -480,8 +480,8 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
     let lap = Instant::now();
     let boundary_count = eval.boundary.len();
     let shown: Vec<Camera> = eval.cameras.iter().step_by((eval.cameras.len() / 4).max(1)).take(4).copied().collect();
-    // The evaluation holds a copy of every source layer; with millions of Gaussians the export
-    // needs that memory for the one concatenated scene it writes.
+    // With several source layers the evaluation holds their merged copy; with millions of
+    // Gaussians the export needs that memory for the one concatenated scene it writes.
     drop(eval);
     let blended_out = with_sh_degree(&blended, target.sh_degree);
     let after_scene: Vec<&GaussianCloud> =

@@ -89,14 +89,16 @@ impl EditorState {
 
     /// Adds captures, each read at its level of detail (streamed SOG), in the background.
     pub fn add_files_at_levels(&mut self, requests: Vec<crate::lod_choice::Request>) {
-        let paths: Vec<&PathBuf> = requests.iter().map(|(p, _)| p).collect();
-        let bytes: u64 = paths.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
-        let what = if paths.len() == 1 { paths[0].display().to_string() } else { format!("{} files", paths.len()) };
-        let what = format!("{what}, {:.1} MB", bytes as f64 / 1e6);
         let progress: Vec<Arc<LoadProgress>> = requests
             .iter()
             .map(|(p, _)| Arc::new(LoadProgress::expecting(std::fs::metadata(p).map_or(0, |m| m.len()))))
             .collect();
+        let bytes: u64 = progress.iter().map(|p| p.bytes().1).sum();
+        let what = match requests.as_slice() {
+            [(only, _)] => only.display().to_string(),
+            _ => format!("{} files", requests.len()),
+        };
+        let what = format!("{what}, {:.1} MB", bytes as f64 / 1e6);
         let counters = progress.clone();
         self.start_loading(what, progress, move || {
             requests

@@ -40,7 +40,8 @@ struct Layer {
 @group(0) @binding(6) var<storage, read> sh: array<f32>;
 // 8 bits of flags per Gaussian, 4 per word: 1 selected, 2 hidden, 4 deleted
 @group(0) @binding(7) var<storage, read> flags: array<u32>;
-@group(0) @binding(8) var<storage, read_write> projected: array<Projected>;
+// The projected splats are paged over group 1 (declared with `projected_store` by
+// crates/splatstitch-render/src/gpu/kernels.rs): one binding cannot hold them all.
 @group(0) @binding(9) var<storage, read_write> tile_counts: array<u32>;
 
 const NEAR: f32 = 0.01;
@@ -202,6 +203,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     out.id = g;
     out.color = color;
     out.tiles = vec4<u32>(u32(x0), u32(y0), u32(x1), u32(y1));
-    projected[g] = out;
+    projected_store(g, out);
     tile_counts[g] = (u32(x1) - u32(x0)) * (u32(y1) - u32(y0));
 }

@@ -1,7 +1,10 @@
 //! Orchestrates the kernels: preprocess per layer chunk → prefix sum of tile counts → emit tile
-//! entries → stable radix sort by depth, then by tile → tile ranges → rasterize.
+//! entries → stable radix sort by depth, then by tile → tile ranges → rasterize. Projected
+//! splats are paged over several bindings; when a frame's tile entries are more than one
+//! binding holds, the last four steps run a band of tile rows at a time.
 
-use super::kernels::{Kernels, bind, dispatch, grid, uniform};
+use super::kernels::{Kernels, PagedKernels, bind, bind_pages, dispatch, grid, uniform};
+use super::scene::column_limit;
 use super::{GpuContext, GpuError, GpuScene};
 use crate::camera::Camera;
 use crate::image::Image;
@@ -9,6 +12,7 @@ use crate::preprocess::TILE;
 use crate::raster::RenderOptions;
 use crate::weights::PixelWeights;
 use glam::Mat3;
+use std::sync::Arc;
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -45,75 +49,88 @@ struct RasterUniform {
     mode: u32,
     background: [f32; 4],
     min_weight: f32,
-    pad: [f32; 3],
+    tile_y0: u32,
+    pad: [f32; 2],
 }
 
 /// Size of one projected splat in the shaders' `Projected` struct.
 const PROJECTED_BYTES: u64 = 64;
-/// Layer chunks start on multiples of this many Gaussians, which keeps every column's binding
-/// offset a multiple of 256 bytes (the strictest storage offset alignment).
-const CHUNK_ALIGN: u64 = 256;
+/// Storage bindings of the kernel with the most besides the projected pages (preprocess: five
+/// attribute columns, flags, tile counts).
+const OTHER_STORAGE_BINDINGS: u32 = 7;
+
+/// One band of tile rows, its entries sorted by (tile, depth, id).
+struct Band {
+    rows: (u32, u32),
+    values: wgpu::Buffer,
+}
 
 /// What the sort and binning leave for rasterization.
 struct Binned {
-    projected: wgpu::Buffer,
+    kernels: Arc<PagedKernels>,
+    pages: Vec<wgpu::Buffer>,
     tile_counts: wgpu::Buffer,
-    values: wgpu::Buffer,
+    bands: Vec<Band>,
     tile_ranges: wgpu::Buffer,
     tiles: (u32, u32),
-}
-
-/// The bytes of Gaussians `start..start + count` of a column with `bytes_per` bytes each.
-fn column_slice(b: &wgpu::Buffer, start: u64, count: u64, bytes_per: u64) -> wgpu::BindingResource<'_> {
-    wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-        buffer: b,
-        offset: start * bytes_per,
-        size: std::num::NonZeroU64::new(count * bytes_per),
-    })
 }
 
 pub struct GpuRenderer {
     ctx: GpuContext,
     kernels: Kernels,
-    /// Most Gaussians preprocessed per dispatch, when lower than the binding limit allows.
-    chunk_cap: Option<u64>,
+    /// Bytes one storage binding may hold as the renderer plans: the device's limit, or less
+    /// where tests make small scenes take the paths large ones do.
+    binding: u64,
 }
 
 impl GpuRenderer {
     pub fn new(ctx: GpuContext) -> Self {
-        let kernels = Kernels::new(&ctx.device);
-        Self { ctx, kernels, chunk_cap: None }
+        let binding = column_limit(&ctx);
+        Self::with_binding(ctx, binding)
     }
 
-    /// Preprocesses at most `gaussians` (rounded up to a multiple of 256) per dispatch. Layers are
-    /// always split so each column fits the adapter's storage-binding limit (lavapipe: 128 MiB,
-    /// less than 1M Gaussians' SH at degree 3); this lowers the split further, which tests use to
-    /// exercise it on small scenes.
-    pub fn with_chunk_cap(mut self, gaussians: u64) -> Self {
-        self.chunk_cap = Some(gaussians.next_multiple_of(CHUNK_ALIGN));
-        self
+    fn with_binding(ctx: GpuContext, binding: u64) -> Self {
+        let page = (binding / PROJECTED_BYTES).clamp(1, u32::MAX as u64) as u32;
+        let kernels = Kernels::new(&ctx.device, page);
+        Self { ctx, kernels, binding }
+    }
+
+    /// Plans as if one storage binding held at most `bytes` (never more than the device
+    /// allows): projected splats are paged and tile entries made a band at a time as they are
+    /// past the real limit. Tests use it to take those paths on small scenes.
+    pub fn with_binding_cap(self, bytes: u64) -> Self {
+        let binding = self.binding.min(bytes.max(PROJECTED_BYTES));
+        Self::with_binding(self.ctx, binding)
     }
 
     pub fn context(&self) -> &GpuContext {
         &self.ctx
     }
 
-    fn max_binding(&self) -> u64 {
-        self.ctx.device.limits().max_storage_buffer_binding_size
+    /// Pages of projected splats one kernel can bind beside its other storage buffers.
+    fn max_pages(&self) -> u64 {
+        let per_stage = self.ctx.device.limits().max_storage_buffers_per_shader_stage;
+        per_stage.saturating_sub(OTHER_STORAGE_BINDINGS).max(1) as u64
     }
 
-    /// The most Gaussians one frame draws on this device: every visible Gaussian's projected
-    /// splat lives in one storage binding.
+    /// The most Gaussians one frame draws on this device: the projected splats' pages, and the
+    /// per-Gaussian tile counts in one binding (lavapipe: 33.5M; 536M at 2 GiB). Device memory
+    /// may run out first.
     pub fn max_gaussians(&self) -> u64 {
-        self.max_binding() / PROJECTED_BYTES
+        let pages = self.kernels.page() as u64 * self.max_pages();
+        pages.min(self.binding / 4).min(u32::MAX as u64 / 2)
+    }
+
+    /// Tile entries sorted at once: the keys and values are one binding each.
+    fn max_entries(&self) -> u64 {
+        (self.binding / 4).min(u32::MAX as u64 / 2)
     }
 
     fn buffer(&self, label: &str, bytes: u64) -> Result<wgpu::Buffer, GpuError> {
-        let limits = self.ctx.device.limits();
-        if bytes > self.max_binding() || bytes > limits.max_buffer_size {
+        let limit = column_limit(&self.ctx);
+        if bytes > limit {
             return Err(GpuError::TooLarge(format!(
-                "{label} needs {bytes} bytes, more than this adapter binds at once ({} bytes)",
-                self.max_binding()
+                "{label} needs {bytes} bytes, more than this adapter binds at once ({limit} bytes)"
             )));
         }
         Ok(self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
@@ -141,10 +158,10 @@ impl GpuRenderer {
                 &[(0, params.as_entire_binding()), (1, data.as_entire_binding()), (2, sums.as_entire_binding())],
             )
         };
-        dispatch(enc, &k.scan_blocks, &entries(&k.scan_blocks), grid(blocks));
+        dispatch(enc, &k.scan_blocks, &[&entries(&k.scan_blocks)], grid(blocks));
         if blocks > 1 {
             self.scan(enc, &sums, blocks)?;
-            dispatch(enc, &k.add_offsets, &entries(&k.add_offsets), grid(blocks));
+            dispatch(enc, &k.add_offsets, &[&entries(&k.add_offsets)], grid(blocks));
         }
         Ok(())
     }
@@ -183,22 +200,50 @@ impl GpuRenderer {
         self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("splats") })
     }
 
+    /// Submits `enc` and reads `offsets[n − 1] + counts[n − 1]`: the entries an exclusive prefix
+    /// sum of `counts` into `offsets` adds up to.
+    fn total(
+        &self,
+        enc: wgpu::CommandEncoder,
+        offsets: &wgpu::Buffer,
+        counts: &wgpu::Buffer,
+        n: u64,
+    ) -> Result<u64, GpuError> {
+        if n == 0 {
+            self.ctx.queue.submit([enc.finish()]);
+            return Ok(0);
+        }
+        let mut enc = enc;
+        let both = self.buffer("tail", 8)?;
+        enc.copy_buffer_to_buffer(offsets, (n - 1) * 4, &both, 0, 4);
+        enc.copy_buffer_to_buffer(counts, (n - 1) * 4, &both, 4, 4);
+        let bytes = self.read(enc, &both, 0, 8)?;
+        let w: &[u32] = bytemuck::cast_slice(&bytes);
+        Ok(w[0] as u64 + w[1] as u64)
+    }
+
     fn bin(&self, scene: &GpuScene, cam: &Camera, sh_degree: u8) -> Result<Binned, GpuError> {
         cam.validate()?;
         let device = &self.ctx.device;
-        let k = &self.kernels;
         let n = scene.len() as u64;
-        let fit = self.max_gaussians().min(u32::MAX as u64 / 2);
+        let fit = self.max_gaussians();
         if n > fit {
             return Err(GpuError::TooLarge(format!(
                 "{n} Gaussians are more than {} draws in one frame: at most {fit} fit its storage bindings \
-                 ({} MiB, {PROJECTED_BYTES} bytes per projected Gaussian)",
+                 ({} pages of {} projected Gaussians, {} MiB a binding)",
                 self.ctx.info.name,
-                self.max_binding() >> 20
+                self.max_pages(),
+                self.kernels.page(),
+                self.binding >> 20
             )));
         }
+        let page = self.kernels.page() as u64;
+        let page_count = n.div_ceil(page).max(1);
+        let k = self.kernels.paged(device, page_count as u32);
         let tiles = (cam.width.div_ceil(TILE), cam.height.div_ceil(TILE));
-        let projected = self.buffer("projected", n * PROJECTED_BYTES)?;
+        let pages = (0..page_count)
+            .map(|p| self.buffer("projected", (n - p * page).clamp(1, page) * PROJECTED_BYTES))
+            .collect::<Result<Vec<_>, _>>()?;
         let tile_counts = self.buffer("tile counts", n * 4)?;
         let offsets = self.buffer("tile offsets", n * 4)?;
         let cam_pos = cam.position();
@@ -213,17 +258,12 @@ impl GpuRenderer {
         );
         let dummy_flags = self.buffer("no flags", 16)?;
         let mut enc = self.encoder();
+        let pre_pages = bind_pages(device, &k.preprocess, &pages);
         let mut global = 0u64;
         for layer in &scene.layers {
-            let stride = (layer.sh_degree as u64 + 1).pow(2) * 3;
-            // The largest column per Gaussian is the SH block; chunk so it fits one binding.
-            let per_chunk = (self.max_binding() / (stride * 4).max(16)) / CHUNK_ALIGN * CHUNK_ALIGN;
-            let per_chunk = per_chunk.min(self.chunk_cap.unwrap_or(u64::MAX)).clamp(CHUNK_ALIGN, 65535 * 256);
             let rot = Mat3::from_quat(layer.transform.rotation.normalize());
             let t = layer.transform.translation;
-            let mut start = 0u64;
-            while start < layer.count as u64 {
-                let count = per_chunk.min(layer.count as u64 - start);
+            for chunk in &layer.chunks {
                 let lu = uniform(
                     device,
                     &LayerUniform {
@@ -233,141 +273,183 @@ impl GpuRenderer {
                             rot.z_axis.extend(0.0).into(),
                         ],
                         translation_scale: [t.x, t.y, t.z, layer.transform.scale],
-                        count: count as u32,
-                        global_offset: (global + start) as u32,
+                        count: chunk.count,
+                        global_offset: (global + chunk.start as u64) as u32,
                         sh_stored: layer.sh_degree as u32,
                         sh_used: sh_degree as u32,
-                        has_flags: layer.flags.is_some() as u32,
+                        has_flags: chunk.flags.is_some() as u32,
                         pad: [0; 3],
                     },
                 );
-                let slice = |b, bytes_per| column_slice(b, start, count, bytes_per);
-                let flags = match &layer.flags {
-                    Some(f) => wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                        buffer: f,
-                        offset: start,
-                        size: std::num::NonZeroU64::new(count.div_ceil(4) * 4),
-                    }),
-                    None => dummy_flags.as_entire_binding(),
-                };
+                let flags = chunk.flags.as_ref().unwrap_or(&dummy_flags);
                 let group = bind(
                     device,
                     &k.preprocess,
                     &[
                         (0, frame.as_entire_binding()),
                         (1, lu.as_entire_binding()),
-                        (2, slice(&layer.positions, 12)),
-                        (3, slice(&layer.rotations, 16)),
-                        (4, slice(&layer.log_scales, 12)),
-                        (5, slice(&layer.opacities, 4)),
-                        (6, slice(&layer.sh, stride * 4)),
-                        (7, flags),
-                        (8, projected.as_entire_binding()),
+                        (2, chunk.positions.as_entire_binding()),
+                        (3, chunk.rotations.as_entire_binding()),
+                        (4, chunk.log_scales.as_entire_binding()),
+                        (5, chunk.opacities.as_entire_binding()),
+                        (6, chunk.sh.as_entire_binding()),
+                        (7, flags.as_entire_binding()),
                         (9, tile_counts.as_entire_binding()),
                     ],
                 );
-                dispatch(&mut enc, &k.preprocess, &group, (count.div_ceil(256) as u32, 1));
-                start += count;
+                dispatch(
+                    &mut enc,
+                    &k.preprocess,
+                    &[&group, &pre_pages],
+                    ((chunk.count as u64).div_ceil(256) as u32, 1),
+                );
             }
             global += layer.count as u64;
         }
         enc.copy_buffer_to_buffer(&tile_counts, 0, &offsets, 0, n.max(1) * 4);
         self.scan(&mut enc, &offsets, n as u32)?;
-        // Entries in total = last offset + last count.
-        let total = if n == 0 {
-            self.ctx.queue.submit([enc.finish()]);
-            0
-        } else {
-            let mut tail = self.encoder();
-            std::mem::swap(&mut tail, &mut enc);
-            let both = self.buffer("tail", 8)?;
-            tail.copy_buffer_to_buffer(&offsets, (n - 1) * 4, &both, 0, 4);
-            tail.copy_buffer_to_buffer(&tile_counts, (n - 1) * 4, &both, 4, 4);
-            let bytes = self.read(tail, &both, 0, 8)?;
-            let w: &[u32] = bytemuck::cast_slice(&bytes);
-            w[0] as u64 + w[1] as u64
-        };
-        let m = total;
-        let keys_tile = [self.buffer("tile keys", m * 4)?, self.buffer("tile keys'", m * 4)?];
-        let keys_depth = [self.buffer("depth keys", m * 4)?, self.buffer("depth keys'", m * 4)?];
-        let values = [self.buffer("entries", m * 4)?, self.buffer("entries'", m * 4)?];
+        let total = self.total(enc, &offsets, &tile_counts, n)?;
         let tile_ranges = self.buffer("tile ranges", tiles.0 as u64 * tiles.1 as u64 * 8)?;
-        let mut enc = self.encoder();
-        if m > 0 {
-            let params = uniform(device, &Words4([n as u32, tiles.0, 0, 0]));
-            let g = bind(
-                device,
-                &k.emit,
-                &[
-                    (0, params.as_entire_binding()),
-                    (1, projected.as_entire_binding()),
-                    (2, tile_counts.as_entire_binding()),
-                    (3, offsets.as_entire_binding()),
-                    (4, keys_tile[0].as_entire_binding()),
-                    (5, keys_depth[0].as_entire_binding()),
-                    (6, values[0].as_entire_binding()),
-                ],
-            );
-            dispatch(&mut enc, &k.emit, &g, grid((n as u32).div_ceil(256)));
-            // Stable LSD radix sort: all 32 depth bits, then as many tile bits as there are.
-            let blocks = (m as u32).div_ceil(256);
-            let histogram = self.buffer("histogram", 16 * blocks as u64 * 4)?;
-            let tile_bits = 32 - (tiles.0 * tiles.1).saturating_sub(1).leading_zeros();
-            let mut cur = 0usize;
-            let mut passes: Vec<(bool, u32)> = (0..8).map(|p| (false, p * 4)).collect();
-            passes.extend((0..tile_bits.div_ceil(4)).map(|p| (true, p * 4)));
-            for (by_tile, shift) in passes {
-                let (keys, extra) = if by_tile { (&keys_tile, &keys_depth) } else { (&keys_depth, &keys_tile) };
-                let params = uniform(device, &Words4([m as u32, shift, blocks, 0]));
-                let count_group = bind(
-                    device,
-                    &k.radix_count,
-                    &[
-                        (0, params.as_entire_binding()),
-                        (1, keys[cur].as_entire_binding()),
-                        (7, histogram.as_entire_binding()),
-                    ],
-                );
-                dispatch(&mut enc, &k.radix_count, &count_group, grid(blocks));
-                self.scan(&mut enc, &histogram, 16 * blocks)?;
-                let scatter_group = bind(
-                    device,
-                    &k.radix_scatter,
-                    &[
-                        (0, params.as_entire_binding()),
-                        (1, keys[cur].as_entire_binding()),
-                        (2, values[cur].as_entire_binding()),
-                        (3, extra[cur].as_entire_binding()),
-                        (4, keys[1 - cur].as_entire_binding()),
-                        (5, values[1 - cur].as_entire_binding()),
-                        (6, extra[1 - cur].as_entire_binding()),
-                        (7, histogram.as_entire_binding()),
-                    ],
-                );
-                dispatch(&mut enc, &k.radix_scatter, &scatter_group, grid(blocks));
-                cur = 1 - cur;
-            }
-            let params = uniform(device, &Words4([m as u32, tiles.0, 0, 0]));
-            let g = bind(
-                device,
-                &k.ranges,
-                &[
-                    (0, params.as_entire_binding()),
-                    (4, keys_tile[cur].as_entire_binding()),
-                    (7, tile_ranges.as_entire_binding()),
-                ],
-            );
-            dispatch(&mut enc, &k.ranges, &g, grid(blocks));
-            let [v0, v1] = values;
-            let values = if cur == 0 { v0 } else { v1 };
-            self.ctx.queue.submit([enc.finish()]);
-            return Ok(Binned { projected, tile_counts, values, tile_ranges, tiles });
+        let mut binned = Binned { kernels: k, pages, tile_counts, bands: Vec::new(), tile_ranges, tiles };
+        if total <= self.max_entries() {
+            let values = self.sort_band(&binned, n, &offsets, (0, tiles.1), total)?;
+            binned.bands.push(Band { rows: (0, tiles.1), values });
+            return Ok(binned);
         }
-        self.ctx.queue.submit([enc.finish()]);
-        let [v0, _] = values;
-        Ok(Binned { projected, tile_counts, values: v0, tile_ranges, tiles })
+        // More entries than one binding holds: a band of tile rows at a time, each band split
+        // again until its entries fit.
+        let band_counts = self.buffer("band counts", n * 4)?;
+        let parts = (total.div_ceil(self.max_entries()) + 1).min(tiles.1 as u64) as u32;
+        let mut todo: Vec<(u32, u32)> =
+            (0..parts).rev().map(|p| (p * tiles.1 / parts, (p + 1) * tiles.1 / parts)).filter(|(a, b)| a < b).collect();
+        while let Some(rows) = todo.pop() {
+            let mut enc = self.encoder();
+            let params = uniform(device, &Words4([n as u32, tiles.0, rows.0, rows.1]));
+            let g = bind(
+                device,
+                &binned.kernels.count_band,
+                &[
+                    (0, params.as_entire_binding()),
+                    (2, binned.tile_counts.as_entire_binding()),
+                    (8, band_counts.as_entire_binding()),
+                ],
+            );
+            let gp = bind_pages(device, &binned.kernels.count_band, &binned.pages);
+            dispatch(&mut enc, &binned.kernels.count_band, &[&g, &gp], grid((n as u32).div_ceil(256)));
+            enc.copy_buffer_to_buffer(&band_counts, 0, &offsets, 0, n * 4);
+            self.scan(&mut enc, &offsets, n as u32)?;
+            let m = self.total(enc, &offsets, &band_counts, n)?;
+            if m > self.max_entries() {
+                if rows.1 - rows.0 == 1 {
+                    return Err(GpuError::TooLarge(format!(
+                        "one row of tiles holds {m} tile entries, more than {} sorts at once ({} entries); \
+                         render at a lower resolution",
+                        self.ctx.info.name,
+                        self.max_entries()
+                    )));
+                }
+                let mid = (rows.0 + rows.1) / 2;
+                todo.push((mid, rows.1));
+                todo.push((rows.0, mid));
+                continue;
+            }
+            let values = self.sort_band(&binned, n, &offsets, rows, m)?;
+            binned.bands.push(Band { rows, values });
+        }
+        Ok(binned)
     }
 
+    /// Emits the `m` entries of tile rows `rows` at `offsets`, sorts them by (tile, depth, id)
+    /// and records each of those tiles' range; returns the sorted Gaussian ids.
+    fn sort_band(
+        &self,
+        b: &Binned,
+        n: u64,
+        offsets: &wgpu::Buffer,
+        rows: (u32, u32),
+        m: u64,
+    ) -> Result<wgpu::Buffer, GpuError> {
+        let device = &self.ctx.device;
+        let k = &b.kernels;
+        let keys_tile = [self.buffer("tile keys", m * 4)?, self.buffer("tile keys'", m * 4)?];
+        let keys_depth = [self.buffer("depth keys", m * 4)?, self.buffer("depth keys'", m * 4)?];
+        let [v0, v1] = [self.buffer("entries", m * 4)?, self.buffer("entries'", m * 4)?];
+        if m == 0 {
+            return Ok(v0);
+        }
+        let values = [v0, v1];
+        let mut enc = self.encoder();
+        let params = uniform(device, &Words4([n as u32, b.tiles.0, rows.0, rows.1]));
+        let g = bind(
+            device,
+            &k.emit,
+            &[
+                (0, params.as_entire_binding()),
+                (2, b.tile_counts.as_entire_binding()),
+                (3, offsets.as_entire_binding()),
+                (4, keys_tile[0].as_entire_binding()),
+                (5, keys_depth[0].as_entire_binding()),
+                (6, values[0].as_entire_binding()),
+            ],
+        );
+        let gp = bind_pages(device, &k.emit, &b.pages);
+        dispatch(&mut enc, &k.emit, &[&g, &gp], grid((n as u32).div_ceil(256)));
+        // Stable LSD radix sort: all 32 depth bits, then as many tile bits as there are.
+        let blocks = (m as u32).div_ceil(256);
+        let histogram = self.buffer("histogram", 16 * blocks as u64 * 4)?;
+        let tile_bits = 32 - (b.tiles.0 * b.tiles.1).saturating_sub(1).leading_zeros();
+        let mut cur = 0usize;
+        let mut passes: Vec<(bool, u32)> = (0..8).map(|p| (false, p * 4)).collect();
+        passes.extend((0..tile_bits.div_ceil(4)).map(|p| (true, p * 4)));
+        let sort = &self.kernels;
+        for (by_tile, shift) in passes {
+            let (keys, extra) = if by_tile { (&keys_tile, &keys_depth) } else { (&keys_depth, &keys_tile) };
+            let params = uniform(device, &Words4([m as u32, shift, blocks, 0]));
+            let count_group = bind(
+                device,
+                &sort.radix_count,
+                &[
+                    (0, params.as_entire_binding()),
+                    (1, keys[cur].as_entire_binding()),
+                    (7, histogram.as_entire_binding()),
+                ],
+            );
+            dispatch(&mut enc, &sort.radix_count, &[&count_group], grid(blocks));
+            self.scan(&mut enc, &histogram, 16 * blocks)?;
+            let scatter_group = bind(
+                device,
+                &sort.radix_scatter,
+                &[
+                    (0, params.as_entire_binding()),
+                    (1, keys[cur].as_entire_binding()),
+                    (2, values[cur].as_entire_binding()),
+                    (3, extra[cur].as_entire_binding()),
+                    (4, keys[1 - cur].as_entire_binding()),
+                    (5, values[1 - cur].as_entire_binding()),
+                    (6, extra[1 - cur].as_entire_binding()),
+                    (7, histogram.as_entire_binding()),
+                ],
+            );
+            dispatch(&mut enc, &sort.radix_scatter, &[&scatter_group], grid(blocks));
+            cur = 1 - cur;
+        }
+        let params = uniform(device, &Words4([m as u32, b.tiles.0, 0, 0]));
+        let g = bind(
+            device,
+            &k.ranges,
+            &[
+                (0, params.as_entire_binding()),
+                (4, keys_tile[cur].as_entire_binding()),
+                (7, b.tile_ranges.as_entire_binding()),
+            ],
+        );
+        dispatch(&mut enc, &k.ranges, &[&g], grid(blocks));
+        self.ctx.queue.submit([enc.finish()]);
+        let [v0, v1] = values;
+        Ok(if cur == 0 { v0 } else { v1 })
+    }
+
+    /// Records rasterization of every band of `b` in `mode` (see rasterize.wgsl).
     #[allow(clippy::too_many_arguments)]
     fn rasterize(
         &self,
@@ -381,33 +463,37 @@ impl GpuRenderer {
         weights: [&wgpu::Buffer; 3],
     ) {
         let device = &self.ctx.device;
-        let params = uniform(
-            device,
-            &RasterUniform {
-                width: cam.width,
-                height: cam.height,
-                tiles_x: b.tiles.0,
-                mode,
-                background: [background[0], background[1], background[2], 0.0],
-                min_weight,
-                pad: [0.0; 3],
-            },
-        );
-        let g = bind(
-            device,
-            &self.kernels.rasterize,
-            &[
-                (0, params.as_entire_binding()),
-                (1, b.projected.as_entire_binding()),
-                (2, b.values.as_entire_binding()),
-                (3, b.tile_ranges.as_entire_binding()),
-                (4, image.as_entire_binding()),
-                (5, weights[0].as_entire_binding()),
-                (6, weights[1].as_entire_binding()),
-                (7, weights[2].as_entire_binding()),
-            ],
-        );
-        dispatch(enc, &self.kernels.rasterize, &g, b.tiles);
+        let k = &b.kernels;
+        let pages = bind_pages(device, &k.rasterize, &b.pages);
+        for band in &b.bands {
+            let params = uniform(
+                device,
+                &RasterUniform {
+                    width: cam.width,
+                    height: cam.height,
+                    tiles_x: b.tiles.0,
+                    mode,
+                    background: [background[0], background[1], background[2], 0.0],
+                    min_weight,
+                    tile_y0: band.rows.0,
+                    pad: [0.0; 2],
+                },
+            );
+            let g = bind(
+                device,
+                &k.rasterize,
+                &[
+                    (0, params.as_entire_binding()),
+                    (2, band.values.as_entire_binding()),
+                    (3, b.tile_ranges.as_entire_binding()),
+                    (4, image.as_entire_binding()),
+                    (5, weights[0].as_entire_binding()),
+                    (6, weights[1].as_entire_binding()),
+                    (7, weights[2].as_entire_binding()),
+                ],
+            );
+            dispatch(enc, &k.rasterize, &[&g, &pages], (b.tiles.0, band.rows.1 - band.rows.0));
+        }
     }
 
     /// Renders the scene: RGB over the background plus alpha, as the CPU pipeline does.
@@ -447,7 +533,7 @@ impl GpuRenderer {
                 (2, wgpu::BindingResource::TextureView(target)),
             ],
         );
-        dispatch(&mut enc, &self.kernels.present, &g, (cam.width.div_ceil(8), cam.height.div_ceil(8)));
+        dispatch(&mut enc, &self.kernels.present, &[&g], (cam.width.div_ceil(8), cam.height.div_ceil(8)));
         self.ctx.queue.submit([enc.finish()]);
         Ok(())
     }
@@ -482,8 +568,17 @@ impl GpuRenderer {
         let w_cpu: Vec<f32> = bytemuck::cast_slice(&self.read(self.encoder(), &values, 0, total * 4)?).to_vec();
         let img: Vec<[f32; 4]> = bytemuck::cast_slice(&self.read(self.encoder(), &image, 0, pixels * 16)?).to_vec();
         let n = scene.len() as u64;
-        let proj: Vec<f32> =
-            bytemuck::cast_slice(&self.read(self.encoder(), &b.projected, 0, n * PROJECTED_BYTES)?).to_vec();
+        let page = self.kernels.page() as u64;
+        let mut proj: Vec<f32> = Vec::with_capacity(n as usize * 16);
+        for (p, buffer) in b.pages.iter().enumerate() {
+            let len = (n - (p as u64 * page).min(n)).min(page);
+            proj.extend_from_slice(bytemuck::cast_slice(&self.read(
+                self.encoder(),
+                buffer,
+                0,
+                len * PROJECTED_BYTES,
+            )?));
+        }
         let tc: Vec<u32> = bytemuck::cast_slice(&self.read(self.encoder(), &b.tile_counts, 0, n * 4)?).to_vec();
         let mut offsets_cpu = Vec::with_capacity(pixels as usize + 1);
         offsets_cpu.push(0u32);

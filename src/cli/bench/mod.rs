@@ -50,9 +50,10 @@ pub struct BenchArgs {
     /// Generate suite: the cloud sizes to write (e.g. 1000000,3000000,10000000).
     #[arg(long, value_delimiter = ',', default_value = "1000000")]
     pub generate: Vec<usize>,
-    /// Size of the generated SH-degree-3 cloud of the render suite.
-    #[arg(long, default_value_t = 1_000_000)]
-    pub render_generated: usize,
+    /// Sizes of the generated SH-degree-3 clouds of the render suite (e.g. 1000000,3000000,10000000;
+    /// 10M needs about 7 GB of memory, and on a software adapter minutes a frame).
+    #[arg(long, value_delimiter = ',', default_value = "1000000")]
+    pub render_generated: Vec<usize>,
     /// Render suite: skip the GPU (or the CPU twin).
     #[arg(long)]
     pub no_gpu: bool,

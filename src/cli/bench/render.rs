@@ -1,9 +1,10 @@
 //! `splatstitch bench render`: frame times of the GPU rasterizer (whatever adapter this machine
-//! has: lavapipe without a GPU) beside its CPU twin, at 256², 1280×720 and 1920×1080.
+//! has: lavapipe without a GPU) beside its CPU twin, at 256², 1280×720 and 1920×1080, on
+//! flowers and generated SH3 clouds (`--render-generated 1000000,3000000,10000000`; loaded from
+//! the files `bench generate` writes when they exist, so the load is timed too).
 
 use super::{BenchArgs, best, generated_cloud, peak_rss_mb};
 use anyhow::Context;
-use splatstitch_core::GaussianCloud;
 use splatstitch_core::formats::{self, LoadOptions};
 use splatstitch_render::gpu::{GpuContext, GpuRenderer, GpuScene};
 use splatstitch_render::{Camera, RenderLayer, RenderOptions, RenderScene, render_cpu};
@@ -18,6 +19,10 @@ struct RenderResult {
     cpu_ms: Option<f64>,
     gpu_ms: Option<f64>,
     cpu_over_gpu: Option<f64>,
+    /// Loading the scene's file (a generated cloud only when `bench generate` wrote it).
+    load_s: Option<f64>,
+    /// Uploading the scene to the GPU, once per scene.
+    upload_s: Option<f64>,
     peak_rss_mb: f64,
 }
 
@@ -40,19 +45,35 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
         }
     };
     let flowers = a.capture("flowers_93k_sh2.ply")?;
-    let scenes: Vec<(String, GaussianCloud)> = vec![
-        ("flowers_93k_sh2".into(), formats::load(&flowers, &LoadOptions::default()).context("loading flowers")?.cloud),
-        (format!("generated_{}_sh3", a.render_generated), generated_cloud(a.render_generated, 3)),
-    ];
     let mut results = Vec::new();
     println!(
-        "{:<22} {:>10} {:>11} {:>10} {:>10} {:>9} {:>9}",
-        "scene", "gaussians", "size", "CPU ms", "GPU ms", "CPU/GPU", "RSS MB"
+        "{:<22} {:>10} {:>11} {:>10} {:>10} {:>9} {:>7} {:>9} {:>9}",
+        "scene", "gaussians", "size", "CPU ms", "GPU ms", "CPU/GPU", "load s", "upload s", "RSS MB"
     );
-    for (name, cloud) in &scenes {
+    let generated_dir = a.scratch.clone().unwrap_or_else(|| std::path::PathBuf::from("bench-out/generated"));
+    // One scene in memory at a time: the 10M cloud alone is 2.4 GB.
+    let names = std::iter::once("flowers_93k_sh2".to_string())
+        .chain(a.render_generated.iter().map(|n| format!("generated_{n}_sh3")));
+    for (k, name) in names.enumerate() {
+        let file = match k {
+            0 => Some(flowers.clone()),
+            _ => Some(generated_dir.join(format!("{name}.ply"))).filter(|p| p.is_file()),
+        };
+        let t = Instant::now();
+        let (cloud, load_s) = match &file {
+            Some(f) => (
+                formats::load(f, &LoadOptions::default()).with_context(|| f.display().to_string())?.cloud,
+                Some(t.elapsed().as_secs_f64()),
+            ),
+            None => (generated_cloud(a.render_generated[k - 1], 3), None),
+        };
+        let cloud = &cloud;
+        let name = &name;
         let scene = RenderScene { layers: vec![RenderLayer::new(cloud)] };
         let (lo, hi) = scene.bounds().context("empty scene")?;
+        let t = Instant::now();
         let uploaded = gpu.as_ref().map(|r| GpuScene::upload(r.context(), &scene));
+        let upload_s = uploaded.as_ref().map(|_| t.elapsed().as_secs_f64());
         for (w, h) in [(256, 256), (1280, 720), (1920, 1080)] {
             let cam = Camera::framing(w, h, lo, hi)?;
             let opts = RenderOptions { background: [0.0; 3], sh_degree: 3 };
@@ -76,17 +97,21 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
                 cpu_ms,
                 gpu_ms,
                 cpu_over_gpu: cpu_ms.zip(gpu_ms).map(|(c, g)| c / g),
+                load_s,
+                upload_s,
                 peak_rss_mb: peak_rss_mb(),
             };
             let f = |v: Option<f64>, p: usize| v.map_or("-".to_string(), |v| format!("{v:.p$}"));
             println!(
-                "{:<22} {:>10} {:>11} {:>10} {:>10} {:>9} {:>9.0}",
+                "{:<22} {:>10} {:>11} {:>10} {:>10} {:>9} {:>7} {:>9} {:>9.0}",
                 r.scene,
                 r.gaussians,
                 format!("{w}×{h}"),
                 f(r.cpu_ms, 1),
                 f(r.gpu_ms, 1),
                 f(r.cpu_over_gpu, 2),
+                f(r.load_s, 2),
+                f(r.upload_s, 2),
                 r.peak_rss_mb
             );
             results.push(r);

@@ -11,7 +11,7 @@ use splatstitch_render::Camera;
 use splatstitch_stitch::boundary::{BoundaryParams, find_boundary};
 
 pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
-    let n = a.render_generated;
+    let n = a.render_generated.first().copied().unwrap_or(1_000_000);
     let cloud = generated_cloud(n, 0);
     let t = Similarity::IDENTITY;
     let cam = Camera::new(1280, 720, 900.0, 900.0, 640.0, 360.0).looking_at(

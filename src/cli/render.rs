@@ -125,12 +125,14 @@ pub fn run(a: RenderArgs) -> anyhow::Result<()> {
     };
     let opts = RenderOptions { background: a.bg, sh_degree: a.sh_degree };
     let image = match pick_gpu(a.cpu, a.gpu)? {
-        Some(gpu) => gpu.render(&GpuScene::upload(gpu.context(), &scene), &camera, &opts).map_err(|e| match e {
-            splatstitch_render::gpu::GpuError::TooLarge(m) => {
-                anyhow::anyhow!("{m}; render it on the CPU (--cpu), which has no such limit, or crop the scene")
-            }
-            e => e.into(),
-        })?,
+        Some(gpu) => GpuScene::upload(gpu.context(), &scene).and_then(|s| gpu.render(&s, &camera, &opts)).map_err(
+            |e| match e {
+                splatstitch_render::gpu::GpuError::TooLarge(m) => {
+                    anyhow::anyhow!("{m}; render it on the CPU (--cpu), which has no such limit, or crop the scene")
+                }
+                e => e.into(),
+            },
+        )?,
         None => render_cpu(&scene, &camera, &opts)?,
     };
     let png = image.to_png();

@@ -31,6 +31,9 @@ struct GpuViewport {
     /// A scene more than the GPU draws in one frame, drawn by the CPU twin instead (and why)
     /// until it fits again.
     too_big: Option<(CpuViewport, String)>,
+    /// The scene version the GPU had no memory for, and its message: drawn by the CPU twin
+    /// until the scene changes.
+    upload_failed: Option<(u64, String)>,
 }
 
 struct GpuFrame<'a> {
@@ -49,11 +52,14 @@ impl ViewportBackend for GpuFrame<'_> {
 
     fn draw(&mut self, ctx: &egui::Context, req: &ViewRequest) -> Result<egui::TextureId, String> {
         let n: u64 = req.layers.iter().map(|l| l.cloud.len() as u64).sum();
-        if n <= self.vp.renderer.max_gaussians() {
+        let failed =
+            self.vp.upload_failed.as_ref().filter(|(v, _)| *v == req.scene_version).map(|(_, why)| why.clone());
+        if n <= self.vp.renderer.max_gaussians() && failed.is_none() {
             self.vp.too_big = None;
         } else if self.vp.too_big.is_none() {
             let fit = self.vp.renderer.max_gaussians();
-            let why = format!("{n} Gaussians are more than this GPU draws in one frame (at most {fit})");
+            let why = failed
+                .unwrap_or_else(|| format!("{n} Gaussians are more than this GPU draws in one frame (at most {fit})"));
             tracing::warn!("{why}");
             self.vp.too_big = Some((CpuViewport::default(), why));
         }
@@ -90,7 +96,14 @@ impl ViewportBackend for GpuFrame<'_> {
         }
         if self.vp.scene.as_ref().is_none_or(|s| s.0 != req.scene_version) {
             let scene = RenderScene { layers: req.layers.clone() };
-            self.vp.scene = Some((req.scene_version, GpuScene::upload(&gpu, &scene)));
+            self.vp.scene = None;
+            match GpuScene::upload(&gpu, &scene) {
+                Ok(uploaded) => self.vp.scene = Some((req.scene_version, uploaded)),
+                Err(e) => {
+                    self.vp.upload_failed = Some((req.scene_version, e.to_string()));
+                    return self.draw(ctx, req);
+                }
+            }
         }
         let (_, scene) = self.vp.scene.as_ref().expect("uploaded above");
         // Transforms and visibility can change without a new upload only through the scene
@@ -214,6 +227,7 @@ impl Shell {
                 target: None,
                 drawn: None,
                 too_big: None,
+                upload_failed: None,
             }))
         };
         Ok(Running { window, surface, config, gpu, egui_state, egui_renderer, viewport })

@@ -38,7 +38,7 @@ fn renderer() -> Option<&'static GpuRenderer> {
 fn compare(name: &str, scene: &RenderScene, cam: &Camera, opts: &RenderOptions) {
     let Some(r) = renderer() else { return };
     let cpu = render_cpu(scene, cam, opts).unwrap();
-    let gpu = r.render(&GpuScene::upload(r.context(), scene), cam, opts).unwrap();
+    let gpu = r.render(&GpuScene::upload(r.context(), scene).unwrap(), cam, opts).unwrap();
     let diff = cpu.max_abs_diff(&gpu).unwrap();
     let over = cpu.rgba.iter().zip(&gpu.rgba).filter(|(a, b)| (0..4).any(|k| (a[k] - b[k]).abs() > 1e-3)).count();
     let covered = cpu.rgba.iter().filter(|p| p[3] > 0.5).count();
@@ -111,7 +111,7 @@ fn gpu_weights_match_cpu_weights() {
     let scene = RenderScene { layers: vec![RenderLayer::new(&flowers)] };
     let c = cam(64, 48, 60.0, 30.0, 25.0, Vec3::ZERO, Vec3::new(0.4, -0.5, -0.5));
     let cpu = pixel_weights_cpu(&scene, &c, 2, 1e-4).unwrap();
-    let gpu = r.pixel_weights(&GpuScene::upload(r.context(), &scene), &c, 2, 1e-4).unwrap();
+    let gpu = r.pixel_weights(&GpuScene::upload(r.context(), &scene).unwrap(), &c, 2, 1e-4).unwrap();
     let bg = [0.1, 0.7, 0.3];
     let (a, b) = (cpu.recompose(&cpu.colors, bg), gpu.recompose(&gpu.colors, bg));
     let worst = a.iter().zip(&b).flat_map(|(p, q)| (0..3).map(move |k| (p[k] - q[k]).abs())).fold(0.0, f32::max);
@@ -121,9 +121,10 @@ fn gpu_weights_match_cpu_weights() {
     let same = cpu.ids.len().abs_diff(gpu.ids.len()) as f32 / cpu.ids.len() as f32;
     assert!(same < 0.001, "entry counts differ by {:.3}%", same * 100.0);
     // The GPU's weights reproduce its own render.
-    let img =
-        r.render(&GpuScene::upload(r.context(), &scene), &c, &RenderOptions { background: bg, sh_degree: 2 }).unwrap();
-    let full = r.pixel_weights(&GpuScene::upload(r.context(), &scene), &c, 2, 0.0).unwrap();
+    let img = r
+        .render(&GpuScene::upload(r.context(), &scene).unwrap(), &c, &RenderOptions { background: bg, sh_degree: 2 })
+        .unwrap();
+    let full = r.pixel_weights(&GpuScene::upload(r.context(), &scene).unwrap(), &c, 2, 0.0).unwrap();
     let re = full.recompose(&full.colors, bg);
     let worst =
         img.rgba.iter().zip(&re).flat_map(|(p, q)| (0..3).map(move |k| (p[k] - q[k]).abs())).fold(0.0, f32::max);
@@ -140,7 +141,7 @@ fn degenerate_input_and_limits() {
     let scene = RenderScene { layers: vec![RenderLayer::new(&empty)] };
     let img = r
         .render(
-            &GpuScene::upload(r.context(), &scene),
+            &GpuScene::upload(r.context(), &scene).unwrap(),
             &c,
             &RenderOptions { background: [0.3, 0.2, 0.1], sh_degree: 0 },
         )
@@ -162,7 +163,7 @@ fn degenerate_input_and_limits() {
     let mut huge = c;
     (huge.width, huge.height) = (16384, 16384);
     let scene = RenderScene { layers: vec![RenderLayer::new(&g)] };
-    assert!(r.render(&GpuScene::upload(r.context(), &scene), &huge, &RenderOptions::default()).is_err());
+    assert!(r.render(&GpuScene::upload(r.context(), &scene).unwrap(), &huge, &RenderOptions::default()).is_err());
 }
 
 #[test]
@@ -172,9 +173,9 @@ fn layers_split_into_chunks_render_identically() {
     let scene = RenderScene { layers: vec![RenderLayer::new(&fruit)] };
     let c = cam(64, 64, 120.0, 32.0, 32.0, Vec3::new(0.75, 0.12, -2.13), Vec3::new(-0.3, -0.2, 0.3));
     let opts = RenderOptions { background: [0.0; 3], sh_degree: 3 };
-    let whole = r.render(&GpuScene::upload(r.context(), &scene), &c, &opts).unwrap();
+    let whole = r.render(&GpuScene::upload(r.context(), &scene).unwrap(), &c, &opts).unwrap();
     // 4721 Gaussians in 19 chunks of 256, each column its own buffer.
-    let split = r.render(&GpuScene::upload_in_chunks(r.context(), &scene, 256), &c, &opts).unwrap();
+    let split = r.render(&GpuScene::upload_in_chunks(r.context(), &scene, 256).unwrap(), &c, &opts).unwrap();
     assert_eq!(whole, split);
     assert!(whole.rgba.iter().filter(|p| p[3] > 0.5).count() > 100);
 }
@@ -201,11 +202,11 @@ fn paged_splats_and_banded_entries_render_identically() {
     eprintln!("{} tile entries, at most {per_row} in a row of tiles, {} a band", binned.tile_items.len(), cap / 4);
     assert!(binned.tile_items.len() as u64 > cap / 4 && (per_row as u64) < cap / 4);
     assert!(capped.max_gaussians() >= flowers.len() as u64, "{} pages do not fit", flowers.len().div_ceil(2048));
-    let whole = r.render(&GpuScene::upload(r.context(), &scene), &c, &opts).unwrap();
-    let paged = capped.render(&GpuScene::upload_in_chunks(r.context(), &scene, 4096), &c, &opts).unwrap();
+    let whole = r.render(&GpuScene::upload(r.context(), &scene).unwrap(), &c, &opts).unwrap();
+    let paged = capped.render(&GpuScene::upload_in_chunks(r.context(), &scene, 4096).unwrap(), &c, &opts).unwrap();
     assert_eq!(whole, paged);
-    let w = r.pixel_weights(&GpuScene::upload(r.context(), &scene), &c, 2, 1e-4).unwrap();
-    let wp = capped.pixel_weights(&GpuScene::upload(r.context(), &scene), &c, 2, 1e-4).unwrap();
+    let w = r.pixel_weights(&GpuScene::upload(r.context(), &scene).unwrap(), &c, 2, 1e-4).unwrap();
+    let wp = capped.pixel_weights(&GpuScene::upload(r.context(), &scene).unwrap(), &c, 2, 1e-4).unwrap();
     assert_eq!((w.offsets, w.ids, w.weights, w.colors), (wp.offsets, wp.ids, wp.weights, wp.colors));
 }
 
@@ -219,7 +220,7 @@ fn a_scene_past_what_one_frame_holds_is_refused_with_the_limit_named() {
     let fruit = data("fruit_drops_5k_sh3.ply");
     let scene = RenderScene { layers: vec![RenderLayer::new(&fruit)] };
     let c = cam(40, 30, 60.0, 20.0, 15.0, Vec3::new(0.75, 0.12, -2.13), Vec3::new(-0.3, -0.2, 0.3));
-    let err = small.render(&GpuScene::upload(r.context(), &scene), &c, &RenderOptions::default()).unwrap_err();
+    let err = small.render(&GpuScene::upload(r.context(), &scene).unwrap(), &c, &RenderOptions::default()).unwrap_err();
     let msg = err.to_string();
     assert!(
         msg.contains(&format!("at most {fit} fit")) && msg.contains(&format!("{} Gaussians", fruit.len())),
@@ -263,7 +264,7 @@ fn a_scene_past_one_binding_of_projected_splats_matches_the_cpu() {
         .unwrap();
     let opts = RenderOptions { background: [0.1, 0.1, 0.1], sh_degree: 0 };
     let cpu = render_cpu(&scene, &c, &opts).unwrap();
-    let gpu = r.render(&GpuScene::upload(r.context(), &scene), &c, &opts).unwrap();
+    let gpu = r.render(&GpuScene::upload(r.context(), &scene).unwrap(), &c, &opts).unwrap();
     let psnr = cpu.psnr(&gpu).unwrap();
     eprintln!("{n} Gaussians: GPU vs CPU PSNR {psnr:.1} dB, max diff {:.2e}", cpu.max_abs_diff(&gpu).unwrap());
     assert!(cpu.rgba.iter().filter(|p| p[3] > 0.5).count() > 2000);

@@ -72,7 +72,7 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
         let scene = RenderScene { layers: vec![RenderLayer::new(cloud)] };
         let (lo, hi) = scene.bounds().context("empty scene")?;
         let t = Instant::now();
-        let uploaded = gpu.as_ref().map(|r| GpuScene::upload(r.context(), &scene));
+        let uploaded = gpu.as_ref().map(|r| GpuScene::upload(r.context(), &scene)).transpose()?;
         let upload_s = uploaded.as_ref().map(|_| t.elapsed().as_secs_f64());
         for (w, h) in [(256, 256), (1280, 720), (1920, 1080)] {
             let cam = Camera::framing(w, h, lo, hi)?;

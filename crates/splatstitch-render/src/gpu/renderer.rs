@@ -4,7 +4,7 @@
 //! binding holds, the last four steps run a band of tile rows at a time.
 
 use super::kernels::{Kernels, PagedKernels, bind, bind_pages, dispatch, grid, uniform};
-use super::scene::column_limit;
+use super::scene::{column_limit, out_of_memory_guard};
 use super::{GpuContext, GpuError, GpuScene};
 use crate::camera::Camera;
 use crate::image::Image;
@@ -498,6 +498,14 @@ impl GpuRenderer {
 
     /// Renders the scene: RGB over the background plus alpha, as the CPU pipeline does.
     pub fn render(&self, scene: &GpuScene, cam: &Camera, opts: &RenderOptions) -> Result<Image, GpuError> {
+        out_of_memory_guard(&self.ctx, &self.frame_label(scene, cam), || self.render_unguarded(scene, cam, opts))
+    }
+
+    fn frame_label(&self, scene: &GpuScene, cam: &Camera) -> String {
+        format!("a {}×{} frame of {} Gaussians", cam.width, cam.height, scene.len())
+    }
+
+    fn render_unguarded(&self, scene: &GpuScene, cam: &Camera, opts: &RenderOptions) -> Result<Image, GpuError> {
         let b = self.bin(scene, cam, opts.sh_degree)?;
         let pixels = cam.pixel_count() as u64;
         let image = self.buffer("image", pixels * 16)?;
@@ -511,6 +519,18 @@ impl GpuRenderer {
     /// Renders into `target` (an `Rgba8Unorm` texture with storage binding, `cam`'s size) without
     /// reading anything back: the editor's viewport.
     pub fn render_to_texture(
+        &self,
+        scene: &GpuScene,
+        cam: &Camera,
+        opts: &RenderOptions,
+        target: &wgpu::TextureView,
+    ) -> Result<(), GpuError> {
+        out_of_memory_guard(&self.ctx, &self.frame_label(scene, cam), || {
+            self.render_to_texture_unguarded(scene, cam, opts, target)
+        })
+    }
+
+    fn render_to_texture_unguarded(
         &self,
         scene: &GpuScene,
         cam: &Camera,
@@ -540,6 +560,18 @@ impl GpuRenderer {
 
     /// Per-pixel weights, as [`crate::pixel_weights_cpu`] computes them.
     pub fn pixel_weights(
+        &self,
+        scene: &GpuScene,
+        cam: &Camera,
+        sh_degree: u8,
+        min_weight: f32,
+    ) -> Result<PixelWeights, GpuError> {
+        out_of_memory_guard(&self.ctx, &self.frame_label(scene, cam), || {
+            self.pixel_weights_unguarded(scene, cam, sh_degree, min_weight)
+        })
+    }
+
+    fn pixel_weights_unguarded(
         &self,
         scene: &GpuScene,
         cam: &Camera,

@@ -4,7 +4,7 @@
 //! of the device: lavapipe binds at most 128 MiB, less than 700k Gaussians' SH at degree 3, so a
 //! room-scale capture is many chunks; a desktop GPU binds 2 GiB or more and most layers are one.
 
-use super::GpuContext;
+use super::{GpuContext, GpuError};
 use crate::scene::RenderScene;
 use splatstitch_core::GaussianCloud;
 use wgpu::util::DeviceExt;
@@ -92,14 +92,24 @@ fn upload_chunk(
 }
 
 impl GpuScene {
-    /// Uploads every layer in chunks sized to the device's binding limit.
-    pub fn upload(ctx: &GpuContext, scene: &RenderScene) -> Self {
+    /// Uploads every layer in chunks sized to the device's binding limit; a scene the device
+    /// has no memory for is an error that says so.
+    pub fn upload(ctx: &GpuContext, scene: &RenderScene) -> Result<Self, GpuError> {
         Self::upload_in_chunks(ctx, scene, u64::MAX)
     }
 
     /// Uploads with no chunk over `max_gaussians` (rounded up to a multiple of 256) either:
     /// tests use it to split small scenes the way the binding limit splits large ones.
-    pub fn upload_in_chunks(ctx: &GpuContext, scene: &RenderScene, max_gaussians: u64) -> Self {
+    pub fn upload_in_chunks(ctx: &GpuContext, scene: &RenderScene, max_gaussians: u64) -> Result<Self, GpuError> {
+        let n: usize = scene.layers.iter().map(|l| l.cloud.len()).sum();
+        let bytes: usize =
+            scene.layers.iter().map(|l| l.cloud.len() * (44 + (l.cloud.sh_degree as usize + 1).pow(2) * 12)).sum();
+        out_of_memory_guard(ctx, &format!("uploading {n} Gaussians ({} MB)", bytes >> 20), || {
+            Ok(Self::upload_unguarded(ctx, scene, max_gaussians))
+        })
+    }
+
+    fn upload_unguarded(ctx: &GpuContext, scene: &RenderScene, max_gaussians: u64) -> Self {
         let column_bytes = column_limit(ctx);
         let cap = max_gaussians.clamp(1, MAX_CHUNK).next_multiple_of(CHUNK_ALIGN);
         let layers = scene
@@ -124,6 +134,21 @@ impl GpuScene {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// Runs `f` and turns the device running out of memory meanwhile (which wgpu reports to an
+/// error scope, not as a return value, and by default panics on) into an error naming `what`.
+pub(crate) fn out_of_memory_guard<T>(
+    ctx: &GpuContext,
+    what: &str,
+    f: impl FnOnce() -> Result<T, GpuError>,
+) -> Result<T, GpuError> {
+    let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+    let out = f();
+    match pollster::block_on(scope.pop()) {
+        Some(e) => Err(GpuError::TooLarge(format!("{what} ran out of memory on {}: {e}", ctx.info.name))),
+        None => out,
     }
 }
 

@@ -76,33 +76,29 @@ fn main(
         }
         workgroupBarrier();
         let n = min(BATCH, range.y - start);
-        // An invocation whose pixel is done skips the batch, but none leaves the loop early:
-        // on lavapipe an 8-wide group of invocations that all left a loop early while the rest
-        // of the workgroup went on never came back (its pixels were never written).
-        if !done {
-            for (var j = 0u; j < n; j++) {
-                let d = batch_mean[j] - pos;
-                let co = batch_conic_opacity[j];
-                let sigma = 0.5 * (co.x * d.x * d.x + co.z * d.y * d.y) + co.y * d.x * d.y;
-                if !done && sigma >= 0.0 {
-                    let alpha = min(ALPHA_MAX, co.w * exp(-sigma));
-                    if alpha >= ALPHA_MIN {
-                        let next = t * (1.0 - alpha);
-                        if next <= T_MIN {
-                            done = true;
-                        } else {
-                            let w = alpha * t;
-                            c += batch_color[j] * w;
-                            if w >= params.min_weight {
-                                if params.mode == 2u {
-                                    weight_ids[out_base + written] = batch_id[j];
-                                    weight_values[out_base + written] = w;
-                                }
-                                written++;
-                            }
-                            t = next;
+        // Every invocation runs every step of this loop and skips by branches: on lavapipe an
+        // 8-wide group of invocations that all leave a loop early while the rest of the
+        // workgroup goes on never comes back (its pixels were never written).
+        for (var j = 0u; j < n; j++) {
+            let d = batch_mean[j] - pos;
+            let co = batch_conic_opacity[j];
+            let sigma = 0.5 * (co.x * d.x * d.x + co.z * d.y * d.y) + co.y * d.x * d.y;
+            let alpha = min(ALPHA_MAX, co.w * exp(-max(sigma, 0.0)));
+            if !done && sigma >= 0.0 && alpha >= ALPHA_MIN {
+                let next = t * (1.0 - alpha);
+                if next <= T_MIN {
+                    done = true;
+                } else {
+                    let w = alpha * t;
+                    c += batch_color[j] * w;
+                    if w >= params.min_weight {
+                        if params.mode == 2u {
+                            weight_ids[out_base + written] = batch_id[j];
+                            weight_values[out_base + written] = w;
                         }
+                        written++;
                     }
+                    t = next;
                 }
             }
         }

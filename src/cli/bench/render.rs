@@ -67,9 +67,7 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
             ),
             None => (generated_cloud(a.render_generated[k - 1], 3), None),
         };
-        let cloud = &cloud;
-        let name = &name;
-        let scene = RenderScene { layers: vec![RenderLayer::new(cloud)] };
+        let scene = RenderScene { layers: vec![RenderLayer::new(&cloud)] };
         let (lo, hi) = scene.bounds().context("empty scene")?;
         let t = Instant::now();
         let uploaded = gpu.as_ref().map(|r| GpuScene::upload(r.context(), &scene)).transpose()?;

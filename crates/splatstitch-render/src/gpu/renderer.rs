@@ -371,13 +371,12 @@ impl GpuRenderer {
     ) -> Result<wgpu::Buffer, GpuError> {
         let device = &self.ctx.device;
         let k = &b.kernels;
+        if m == 0 {
+            return self.buffer("entries", 0);
+        }
         let keys_tile = [self.buffer("tile keys", m * 4)?, self.buffer("tile keys'", m * 4)?];
         let keys_depth = [self.buffer("depth keys", m * 4)?, self.buffer("depth keys'", m * 4)?];
-        let [v0, v1] = [self.buffer("entries", m * 4)?, self.buffer("entries'", m * 4)?];
-        if m == 0 {
-            return Ok(v0);
-        }
-        let values = [v0, v1];
+        let values = [self.buffer("entries", m * 4)?, self.buffer("entries'", m * 4)?];
         let mut enc = self.encoder();
         let params = uniform(device, &Words4([n as u32, b.tiles.0, rows.0, rows.1]));
         let g = bind(
@@ -496,24 +495,39 @@ impl GpuRenderer {
         }
     }
 
-    /// Renders the scene: RGB over the background plus alpha, as the CPU pipeline does.
-    pub fn render(&self, scene: &GpuScene, cam: &Camera, opts: &RenderOptions) -> Result<Image, GpuError> {
-        out_of_memory_guard(&self.ctx, &self.frame_label(scene, cam), || self.render_unguarded(scene, cam, opts))
+    /// Runs one frame's GPU work, with the device running out of memory reported as an error.
+    fn guarded<T>(
+        &self,
+        scene: &GpuScene,
+        cam: &Camera,
+        f: impl FnOnce() -> Result<T, GpuError>,
+    ) -> Result<T, GpuError> {
+        let what = format!("a {}×{} frame of {} Gaussians", cam.width, cam.height, scene.len());
+        out_of_memory_guard(&self.ctx, &what, f)
     }
 
-    fn frame_label(&self, scene: &GpuScene, cam: &Camera) -> String {
-        format!("a {}×{} frame of {} Gaussians", cam.width, cam.height, scene.len())
-    }
-
-    fn render_unguarded(&self, scene: &GpuScene, cam: &Camera, opts: &RenderOptions) -> Result<Image, GpuError> {
+    /// Bins and rasterizes the colours into an RGBA f32 image buffer, recorded but not submitted.
+    fn draw(
+        &self,
+        scene: &GpuScene,
+        cam: &Camera,
+        opts: &RenderOptions,
+    ) -> Result<(wgpu::CommandEncoder, wgpu::Buffer), GpuError> {
         let b = self.bin(scene, cam, opts.sh_degree)?;
-        let pixels = cam.pixel_count() as u64;
-        let image = self.buffer("image", pixels * 16)?;
+        let image = self.buffer("image", cam.pixel_count() as u64 * 16)?;
         let unused = self.buffer("unused", 16)?;
         let mut enc = self.encoder();
         self.rasterize(&mut enc, &b, cam, 0, opts.background, 0.0, &image, [&unused, &unused, &unused]);
-        let bytes = self.read(enc, &image, 0, pixels * 16)?;
-        Ok(Image { width: cam.width, height: cam.height, rgba: bytemuck::cast_slice(&bytes).to_vec() })
+        Ok((enc, image))
+    }
+
+    /// Renders the scene: RGB over the background plus alpha, as the CPU pipeline does.
+    pub fn render(&self, scene: &GpuScene, cam: &Camera, opts: &RenderOptions) -> Result<Image, GpuError> {
+        self.guarded(scene, cam, || {
+            let (enc, image) = self.draw(scene, cam, opts)?;
+            let bytes = self.read(enc, &image, 0, cam.pixel_count() as u64 * 16)?;
+            Ok(Image { width: cam.width, height: cam.height, rgba: bytemuck::cast_slice(&bytes).to_vec() })
+        })
     }
 
     /// Renders into `target` (an `Rgba8Unorm` texture with storage binding, `cam`'s size) without
@@ -525,37 +539,23 @@ impl GpuRenderer {
         opts: &RenderOptions,
         target: &wgpu::TextureView,
     ) -> Result<(), GpuError> {
-        out_of_memory_guard(&self.ctx, &self.frame_label(scene, cam), || {
-            self.render_to_texture_unguarded(scene, cam, opts, target)
+        self.guarded(scene, cam, || {
+            let (mut enc, image) = self.draw(scene, cam, opts)?;
+            let device = &self.ctx.device;
+            let params = uniform(device, &Words4([cam.width, cam.height, 0, 0]));
+            let g = bind(
+                device,
+                &self.kernels.present,
+                &[
+                    (0, params.as_entire_binding()),
+                    (1, image.as_entire_binding()),
+                    (2, wgpu::BindingResource::TextureView(target)),
+                ],
+            );
+            dispatch(&mut enc, &self.kernels.present, &[&g], (cam.width.div_ceil(8), cam.height.div_ceil(8)));
+            self.ctx.queue.submit([enc.finish()]);
+            Ok(())
         })
-    }
-
-    fn render_to_texture_unguarded(
-        &self,
-        scene: &GpuScene,
-        cam: &Camera,
-        opts: &RenderOptions,
-        target: &wgpu::TextureView,
-    ) -> Result<(), GpuError> {
-        let b = self.bin(scene, cam, opts.sh_degree)?;
-        let image = self.buffer("image", cam.pixel_count() as u64 * 16)?;
-        let unused = self.buffer("unused", 16)?;
-        let mut enc = self.encoder();
-        self.rasterize(&mut enc, &b, cam, 0, opts.background, 0.0, &image, [&unused, &unused, &unused]);
-        let device = &self.ctx.device;
-        let params = uniform(device, &Words4([cam.width, cam.height, 0, 0]));
-        let g = bind(
-            device,
-            &self.kernels.present,
-            &[
-                (0, params.as_entire_binding()),
-                (1, image.as_entire_binding()),
-                (2, wgpu::BindingResource::TextureView(target)),
-            ],
-        );
-        dispatch(&mut enc, &self.kernels.present, &[&g], (cam.width.div_ceil(8), cam.height.div_ceil(8)));
-        self.ctx.queue.submit([enc.finish()]);
-        Ok(())
     }
 
     /// Per-pixel weights, as [`crate::pixel_weights_cpu`] computes them.
@@ -566,9 +566,7 @@ impl GpuRenderer {
         sh_degree: u8,
         min_weight: f32,
     ) -> Result<PixelWeights, GpuError> {
-        out_of_memory_guard(&self.ctx, &self.frame_label(scene, cam), || {
-            self.pixel_weights_unguarded(scene, cam, sh_degree, min_weight)
-        })
+        self.guarded(scene, cam, || self.pixel_weights_unguarded(scene, cam, sh_degree, min_weight))
     }
 
     fn pixel_weights_unguarded(

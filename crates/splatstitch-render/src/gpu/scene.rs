@@ -105,11 +105,11 @@ impl GpuScene {
         let bytes: usize =
             scene.layers.iter().map(|l| l.cloud.len() * (44 + (l.cloud.sh_degree as usize + 1).pow(2) * 12)).sum();
         out_of_memory_guard(ctx, &format!("uploading {n} Gaussians ({} MB)", bytes >> 20), || {
-            Ok(Self::upload_unguarded(ctx, scene, max_gaussians))
+            Ok(Self::upload_columns(ctx, scene, max_gaussians))
         })
     }
 
-    fn upload_unguarded(ctx: &GpuContext, scene: &RenderScene, max_gaussians: u64) -> Self {
+    fn upload_columns(ctx: &GpuContext, scene: &RenderScene, max_gaussians: u64) -> Self {
         let column_bytes = column_limit(ctx);
         let cap = max_gaussians.clamp(1, MAX_CHUNK).next_multiple_of(CHUNK_ALIGN);
         let layers = scene

@@ -223,6 +223,8 @@ blend_keys! {
     /// Fraction of the fitted map applied: "auto" = the fit's confidence, or 0..=1.
     transfer_strength: AutoOr<f32>,
     transfer_samples: TransferSamples,
+    /// Fit and undo a gain that drifts along the seam (light falling off), then refit the map.
+    transfer_shading: bool,
     /// Image-space samples are averaged over blocks of this many pixels square.
     transfer_block: u32,
     /// Cameras the optimizer never sees, which score its checkpoints (0: none).
@@ -287,6 +289,7 @@ impl BlendSpec {
             transfer_model: TransferModel::Auto,
             transfer_strength: AutoOr::Auto,
             transfer_samples: TransferSamples::Auto,
+            transfer_shading: true,
             transfer_block: 1,
             validation_views: 8,
             keep_best: true,

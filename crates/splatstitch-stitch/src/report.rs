@@ -6,6 +6,7 @@ use crate::boundary::TauAdaptation;
 use crate::metrics::Metrics;
 use crate::params::{BlendSpec, Method};
 use crate::seam_fit::SeamFit;
+use crate::seam_fit::shading::Shading;
 use crate::validation::{CurvePoint, Score};
 use splatstitch_core::Role;
 
@@ -48,6 +49,9 @@ pub struct TransferReport {
     /// One line on what happened.
     pub reason: String,
     pub fit: Option<SeamFit>,
+    /// The shading correction fitted after the map, and whether it was applied.
+    pub shading: Option<Shading>,
+    pub shading_applied: bool,
     /// Seam error on the validation views without and with the transfer.
     pub validation_before: Option<f32>,
     pub validation_after: Option<f32>,
@@ -59,6 +63,8 @@ impl TransferReport {
             status: TransferStatus::Off,
             reason: "off".into(),
             fit: None,
+            shading: None,
+            shading_applied: false,
             validation_before: None,
             validation_after: None,
         }

@@ -305,9 +305,9 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
             size,
             validation: validation.as_ref(),
         };
-        let (report, map) = seam_transfer(&inputs, blend);
-        if let Some(map) = map {
-            map.apply_to_cloud(&mut initial);
+        let (report, transfer) = seam_transfer(&inputs, blend);
+        if let Some(t) = transfer {
+            t.apply_to_cloud(&mut initial);
         }
         notes.push(report.reason.clone());
         report

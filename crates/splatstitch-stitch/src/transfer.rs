@@ -1,10 +1,12 @@
 //! The run's seam transfer step: gather correspondences where the layers overlap, fit the
-//! colour map ([`crate::seam_fit`]), weigh it by its confidence, and apply it only when the
-//! validation views agree that it lowers the seam error.
+//! colour map ([`crate::seam_fit`]), weigh it by its confidence, fit the shading it leaves
+//! ([`crate::seam_fit::shading`]), and apply them only when the validation views agree that
+//! they lower the seam error.
 
 use crate::params::{AutoOr, BlendSpec, TransferModel, TransferSamples};
 use crate::report::{TransferReport, TransferStatus};
-use crate::seam_fit::{self, ModelKind, SampleKind, samples};
+use crate::seam_fit::shading::{self, Shading};
+use crate::seam_fit::{self, ModelKind, Pair, SampleKind, SeamFit, samples};
 use crate::validation::Validation;
 use crate::views::SideView;
 use splatstitch_core::{ColourMap, GaussianCloud};
@@ -25,49 +27,89 @@ pub struct TransferInputs<'a> {
     pub validation: Option<&'a Validation>,
 }
 
-/// Fits and judges the transfer; returns the report and the map to apply, if any.
-pub fn seam_transfer(i: &TransferInputs, blend: &BlendSpec) -> (TransferReport, Option<ColourMap>) {
-    let image = samples::image_pairs(i.cameras, i.source_views, i.target_views, i.size, blend.transfer_block);
-    let points = match blend.transfer_samples {
-        TransferSamples::Image => Vec::new(),
-        _ => samples::point_pairs(i.target, i.sources, i.size),
-    };
-    let both: Vec<_> = match blend.transfer_samples {
-        TransferSamples::Both => image.iter().chain(&points).copied().collect(),
-        _ => Vec::new(),
-    };
-    // The renders' correspondences judge every candidate, unless there are too few of them.
-    let evaluate = if image.len() >= seam_fit::MIN_PAIRS || blend.transfer_samples == TransferSamples::Image {
-        &image
-    } else {
-        &points
-    };
-    let fit_sets: Vec<(SampleKind, &[seam_fit::Pair])> = match blend.transfer_samples {
-        TransferSamples::Auto => vec![(SampleKind::Image, &image), (SampleKind::Points, &points)],
-        TransferSamples::Image => vec![(SampleKind::Image, &image)],
-        TransferSamples::Points => vec![(SampleKind::Points, &points)],
-        TransferSamples::Both => vec![(SampleKind::Both, &both)],
-    };
-    let models: &[ModelKind] = match blend.transfer_model {
-        TransferModel::Auto => &ModelKind::ALL,
-        TransferModel::GainOffset => &[ModelKind::GainOffset],
-        TransferModel::Matrix => &[ModelKind::Matrix],
-        TransferModel::Curve => &[ModelKind::Curve],
-    };
-    let mut report = TransferReport { status: TransferStatus::Skipped, ..TransferReport::off() };
-    let colours = crate::field::dc_colors(i.target);
-    let mut fit = match seam_fit::fit(evaluate, &fit_sets, models, &colours) {
-        Ok(f) => f,
-        Err(e) => {
-            report.reason = format!("no seam transfer: {e}");
-            return (report, None);
+/// What the step changes in the target: the shading undone, then the global map.
+#[derive(Debug, Clone, Default)]
+pub struct Transfer {
+    pub map: Option<ColourMap>,
+    pub shading: Option<Shading>,
+}
+
+impl Transfer {
+    pub fn apply_to_cloud(&self, cloud: &mut GaussianCloud) {
+        if let Some(s) = &self.shading {
+            s.apply_to_cloud(cloud);
         }
-    };
-    if let AutoOr::Value(s) = blend.transfer_strength {
-        fit.strength = s;
+        if let Some(m) = &self.map {
+            m.apply_to_cloud(cloud);
+        }
     }
+}
+
+/// The correspondences of one run, as the job's settings choose them.
+struct Samples {
+    image: Vec<Pair>,
+    points: Vec<Pair>,
+    both: Vec<Pair>,
+}
+
+impl Samples {
+    fn gather(i: &TransferInputs, blend: &BlendSpec) -> Samples {
+        let image = samples::image_pairs(i.cameras, i.source_views, i.target_views, i.size, blend.transfer_block);
+        let points = match blend.transfer_samples {
+            TransferSamples::Image => Vec::new(),
+            _ => samples::point_pairs(i.target, i.sources, i.size),
+        };
+        let both: Vec<_> = match blend.transfer_samples {
+            TransferSamples::Both => image.iter().chain(&points).copied().collect(),
+            _ => Vec::new(),
+        };
+        Samples { image, points, both }
+    }
+
+    /// Every target colour with the shading undone at its place.
+    fn unshaded(&self, s: &Shading) -> Samples {
+        let undo = |pairs: &[Pair]| -> Vec<Pair> {
+            pairs.iter().map(|p| Pair { target: s.apply(p.target, p.position), ..*p }).collect()
+        };
+        Samples { image: undo(&self.image), points: undo(&self.points), both: undo(&self.both) }
+    }
+
+    /// The renders' correspondences judge every candidate, unless there are too few of them.
+    fn evaluate(&self, blend: &BlendSpec) -> &[Pair] {
+        if self.image.len() >= seam_fit::MIN_PAIRS || blend.transfer_samples == TransferSamples::Image {
+            &self.image
+        } else {
+            &self.points
+        }
+    }
+
+    fn fit_sets(&self, blend: &BlendSpec) -> Vec<(SampleKind, &[Pair])> {
+        match blend.transfer_samples {
+            TransferSamples::Auto => vec![(SampleKind::Image, &self.image), (SampleKind::Points, &self.points)],
+            TransferSamples::Image => vec![(SampleKind::Image, &self.image)],
+            TransferSamples::Points => vec![(SampleKind::Points, &self.points)],
+            TransferSamples::Both => vec![(SampleKind::Both, &self.both)],
+        }
+    }
+
+    fn fit(&self, blend: &BlendSpec, colours: &[[f32; 3]]) -> Result<SeamFit, seam_fit::NoFit> {
+        let models: &[ModelKind] = match blend.transfer_model {
+            TransferModel::Auto => &ModelKind::ALL,
+            TransferModel::GainOffset => &[ModelKind::GainOffset],
+            TransferModel::Matrix => &[ModelKind::Matrix],
+            TransferModel::Curve => &[ModelKind::Curve],
+        };
+        let mut fit = seam_fit::fit(self.evaluate(blend), &self.fit_sets(blend), models, colours)?;
+        if let AutoOr::Value(s) = blend.transfer_strength {
+            fit.strength = s;
+        }
+        Ok(fit)
+    }
+}
+
+fn describe(fit: &SeamFit) -> String {
     let c = fit.confidence;
-    let described = format!(
+    format!(
         "{} fitted on {} {} samples, held-out error {:.4} (none: {:.4}); confidence {:.2} (explains {:.0} %, \
          {:.1} standard errors from no change, informative {:.2}, moves colours by {:.3})",
         fit.model.label(),
@@ -84,32 +126,130 @@ pub fn seam_transfer(i: &TransferInputs, blend: &BlendSpec) -> (TransferReport, 
         c.significance,
         c.informative,
         c.moves,
-    );
+    )
+}
+
+fn describe_shading(s: &Shading) -> String {
+    format!(
+        "shading along the seam: gain changes by up to {:.0} % ({:.1} and {:.1} standard errors along its two axes; \
+         explains {:.0} % of what the map leaves on held-out blocks)",
+        100.0 * s.largest_change,
+        s.significance[0],
+        s.significance[1],
+        100.0 * s.explained.max(0.0)
+    )
+}
+
+/// One way of changing the target, with the fit behind its map.
+struct Way {
+    transfer: Transfer,
+    fit: SeamFit,
+}
+
+/// Fits and judges the transfer; returns the report and what to apply, if anything.
+///
+/// The global map is fitted first. When shading is asked for, it is fitted on what that map
+/// leaves; where it is found, the map is fitted again on the target with the shading undone (a
+/// gain drifting along the seam hides the global change from the first fit). Both ways — the map
+/// alone, and the shading with the map refitted — are scored on the validation views.
+pub fn seam_transfer(i: &TransferInputs, blend: &BlendSpec) -> (TransferReport, Option<Transfer>) {
+    let samples = Samples::gather(i, blend);
+    let mut report = TransferReport { status: TransferStatus::Skipped, ..TransferReport::off() };
+    let colours = crate::field::dc_colors(i.target);
+    let fit = match samples.fit(blend, &colours) {
+        Ok(f) => f,
+        Err(e) => {
+            report.reason = format!("no seam transfer: {e}");
+            return (report, None);
+        }
+    };
     report.status = TransferStatus::Rejected;
-    if fit.strength < MIN_STRENGTH {
-        report.reason = format!("seam transfer not applied: {described}");
+    let map = (fit.strength >= MIN_STRENGTH).then(|| fit.applied());
+    // Fitted on each set of correspondences; the one that explains its own held-out blocks best
+    // is kept (exact ones, where the same Gaussians lie in both layers, beat the renders').
+    let shading = if blend.transfer_shading {
+        samples
+            .fit_sets(blend)
+            .into_iter()
+            .filter_map(|(_, set)| {
+                let mapped: Vec<Pair> = match &map {
+                    Some(m) => set.iter().map(|p| Pair { target: m.apply(p.target), ..*p }).collect(),
+                    None => set.to_vec(),
+                };
+                shading::fit(&mapped, &i.target.positions)
+            })
+            .max_by(|a, b| a.explained.total_cmp(&b.explained))
+    } else {
+        None
+    };
+    report.shading = shading.clone();
+    let mut options: Vec<Way> = Vec::new();
+    if let Some(s) = &shading {
+        let unshaded: Vec<[f32; 3]> = colours.iter().zip(&i.target.positions).map(|(c, p)| s.apply(*c, *p)).collect();
+        // With no map fitted after the shading, the shading alone.
+        let refit = samples.unshaded(s).fit(blend, &unshaded).unwrap_or_else(|_| fit.clone());
+        let refit_map = (refit.strength >= MIN_STRENGTH).then(|| refit.applied());
+        options.push(Way { transfer: Transfer { shading: Some(s.clone()), map: refit_map }, fit: refit });
+    }
+    if let Some(m) = map {
+        options.push(Way { transfer: Transfer { map: Some(m), shading: None }, fit: fit.clone() });
+    }
+    if options.is_empty() {
+        report.reason = format!("seam transfer not applied: {}", describe(&fit));
         report.fit = Some(fit);
         return (report, None);
     }
-    let map = fit.applied();
+    let shaded = shading.as_ref().map(describe_shading).unwrap_or_default();
+    let mut chosen = options.remove(0);
     if let Some(v) = i.validation.filter(|v| v.sees_overlap()) {
         let before = v.score(&i.target.sh).seam_error;
-        let mut trial = i.target.clone();
-        map.apply_to_cloud(&mut trial);
-        let after = v.score(&trial.sh).seam_error;
+        let mut scored: Vec<(f32, Way)> = std::iter::once(chosen)
+            .chain(options)
+            .map(|o| {
+                let mut trial = i.target.clone();
+                o.transfer.apply_to_cloud(&mut trial);
+                (v.score(&trial.sh).seam_error, o)
+            })
+            .collect();
+        scored.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let (after, best) = scored.swap_remove(0);
         report.validation_before = Some(before);
         report.validation_after = Some(after);
         if after >= before {
             report.reason = format!(
                 "seam transfer not applied: it does not lower the seam error on the validation views \
-                 ({before:.4} → {after:.4}); {described}"
+                 ({before:.4} → {after:.4}); {}{}",
+                describe(&fit),
+                if shaded.is_empty() { String::new() } else { format!("; {shaded}") }
             );
             report.fit = Some(fit);
             return (report, None);
         }
+        chosen = best;
     }
     report.status = TransferStatus::Applied;
-    report.reason = format!("seam transfer applied at strength {:.2}: {described}", fit.strength);
+    report.shading_applied = chosen.transfer.shading.is_some();
+    let Way { transfer, fit } = chosen;
+    report.reason = match (&transfer.map, report.shading_applied) {
+        (Some(_), true) => {
+            format!(
+                "seam transfer applied: {shaded} undone, then the map at strength {:.2}: {}",
+                fit.strength,
+                describe(&fit)
+            )
+        }
+        (None, true) => format!("seam transfer: {shaded} undone; no map applied after it ({})", describe(&fit)),
+        _ => format!(
+            "seam transfer applied at strength {:.2}: {}{}",
+            fit.strength,
+            describe(&fit),
+            if shaded.is_empty() {
+                String::new()
+            } else {
+                format!("; {shaded} (not applied: the validation views prefer the map alone)")
+            }
+        ),
+    };
     report.fit = Some(fit);
-    (report, Some(map))
+    (report, Some(transfer))
 }

@@ -158,6 +158,17 @@ fn decided(r: &Report) -> String {
             }
         ));
     }
+    if let Some(s) = &r.seam_transfer.shading {
+        parts.push(format!(
+            "shading{} {:.2} (z {:.1}/{:.1}/{:.1} e {:.2})",
+            if r.seam_transfer.shading_applied { "" } else { " rejected" },
+            s.largest_change,
+            s.significance[0],
+            s.significance[1],
+            s.significance[2],
+            s.explained
+        ));
+    }
     if r.validation.kept_input {
         parts.push("input kept".into());
     } else if let Some(i) = r.validation.kept_iteration.filter(|_| !r.validation.curve.is_empty()) {

@@ -64,6 +64,9 @@ pub fn advanced(ui: &mut egui::Ui, b: &mut BlendSpec) {
             (TransferSamples::Both, "both"),
         ],
     );
+    ui.checkbox(&mut b.transfer_shading, "undo shading that drifts along the seam").on_hover_text(
+        "A gain that changes along the seam (light falling off), fitted where it is significant; the colour map is then fitted again",
+    );
     let mut auto = b.transfer_strength == AutoOr::Auto;
     ui.horizontal(|ui| {
         ui.checkbox(&mut auto, "strength from confidence");
@@ -138,6 +141,16 @@ pub fn outcome(ui: &mut egui::Ui, r: &Report) {
         (_, None) => {
             ui.label(&t.reason);
         }
+    }
+    if let Some(s) = &t.shading {
+        let verdict = if t.shading_applied { "undone" } else { "found, not applied" };
+        ui.label(format!(
+            "shading along the seam {verdict}: gain changes by up to {:.0} % ({:.1} and {:.1} standard errors)",
+            100.0 * s.largest_change,
+            s.significance[0],
+            s.significance[1]
+        ))
+        .on_hover_text(&t.reason);
     }
     if let Some(a) = &r.tau_adaptation {
         ui.label(format!(

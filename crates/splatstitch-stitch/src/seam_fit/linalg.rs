@@ -55,6 +55,37 @@ pub fn spd_power(m: DMat3, power: f64) -> Option<DMat3> {
     Some(vectors * d * vectors.transpose())
 }
 
+/// Solves `a·x = b` (N × N, row-major) by Gaussian elimination with partial pivoting; `None`
+/// when `a` is singular to working precision.
+pub fn solve<const N: usize>(mut a: [[f64; N]; N], mut b: [f64; N]) -> Option<[f64; N]> {
+    let scale = a.iter().flatten().fold(0f64, |m, v| m.max(v.abs()));
+    if scale.is_nan() || scale <= 0.0 {
+        return None;
+    }
+    for col in 0..N {
+        let pivot = (col..N).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
+        if a[pivot][col].abs() <= 1e-12 * scale {
+            return None;
+        }
+        a.swap(col, pivot);
+        b.swap(col, pivot);
+        let pivot_row = a[col];
+        for row in col + 1..N {
+            let f = a[row][col] / pivot_row[col];
+            for (v, p) in a[row].iter_mut().zip(&pivot_row).skip(col) {
+                *v -= f * p;
+            }
+            b[row] -= f * b[col];
+        }
+    }
+    let mut x = [0f64; N];
+    for row in (0..N).rev() {
+        let tail: f64 = (row + 1..N).map(|k| a[row][k] * x[k]).sum();
+        x[row] = (b[row] - tail) / a[row][row];
+    }
+    x.iter().all(|v| v.is_finite()).then_some(x)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

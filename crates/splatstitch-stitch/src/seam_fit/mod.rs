@@ -15,6 +15,7 @@
 pub mod linalg;
 pub mod models;
 pub mod samples;
+pub mod shading;
 
 pub use models::ModelKind;
 use splatstitch_core::ColourMap;

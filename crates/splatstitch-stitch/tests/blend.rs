@@ -18,12 +18,15 @@ fn fruit() -> GaussianCloud {
 /// Cuts the fruit capture along x through its middle (band shared), changes the target, runs
 /// a job with `blend` lines, and returns the report and the recovery.
 fn case(kind: ChangeKind, blend: &str) -> (splatstitch_stitch::Report, f64, f64) {
+    case_with(Change::draw(kind, &mut Rng::new(11)), blend)
+}
+
+fn case_with(change: Change, blend: &str) -> (splatstitch_stitch::Report, f64, f64) {
     let cloud = fruit();
     let mut xs: Vec<f32> = cloud.positions.iter().map(|p| p[0]).collect();
     xs.sort_unstable_by(f32::total_cmp);
     let plane = Plane { normal: [1.0, 0.0, 0.0], offset: xs[xs.len() / 2], band: 0.03 };
     let (source, truth) = cut(&cloud, &plane, BandKind::Shared, &mut Rng::new(1));
-    let change = Change::draw(kind, &mut Rng::new(11));
     let changed = change.apply(&truth);
     let dir = tempfile::tempdir().unwrap();
     formats::save(&dir.path().join("source.ply"), &source, &SaveOptions::default()).unwrap();
@@ -49,6 +52,26 @@ fn the_seam_fit_undoes_a_colour_change_on_a_real_capture() {
         assert_eq!(report.seam_transfer.status, TransferStatus::Applied, "{}", report.seam_transfer.reason);
         assert!(recovery > 0.8, "{kind:?}: recovery {recovery}; {}", report.seam_transfer.reason);
     }
+}
+
+#[test]
+fn light_falling_off_along_the_seam_is_undone() {
+    // The cut runs across x; the light falls off along y, along the seam: no global map explains
+    // the overlap, the shading along the seam does.
+    let mut light = Change::draw(ChangeKind::Lighting, &mut Rng::new(11));
+    light.direction = [0.0, 1.0, 0.0];
+    light.slope = [0.45, 0.4, 0.35];
+    let (report, recovery, _) = case_with(light.clone(), "iterations = 0");
+    let t = &report.seam_transfer;
+    assert!(t.shading_applied, "{}", t.reason);
+    let s = t.shading.as_ref().unwrap();
+    assert!(s.significance[0].max(s.significance[1]) > 2.0 && s.slopes.iter().all(|r| r[2] == 0.0), "{s:?}");
+    let (_, without, _) = case_with(light, "iterations = 0\ntransfer_shading = false");
+    assert!(
+        recovery > 0.2 && recovery > without + 0.1,
+        "recovery {recovery} (without shading {without}); {}",
+        t.reason
+    );
 }
 
 #[test]

@@ -28,6 +28,9 @@ pub const ALONG_SIGNIFICANT: f32 = 2.0;
 pub const EXPLAINS: f32 = 0.03;
 /// Shading that changes no target colour by more than this is not applied.
 pub const MIN_CHANGE: f32 = 0.02;
+/// Shading that changes a target colour's gain by more than this is likelier two materials than
+/// light (the benchmark's light falls off by up to 25 % along an overlap).
+pub const MAX_CHANGE: f32 = 0.5;
 /// The gain it applies stays within `[1/MAX_GAIN, MAX_GAIN]`.
 pub const MAX_GAIN: f32 = 2.0;
 /// The correction fades to 1/e at this fraction of the overlap's length (along its longest axis)
@@ -170,7 +173,7 @@ pub fn fit(pairs: &[Pair], targets: &[[f32; 3]]) -> Option<Shading> {
     let step = (targets.len() / 4096).max(1);
     shading.largest_change =
         targets.iter().step_by(step).flat_map(|p| shading.gain_at(*p)).map(|g| (g - 1.0).abs()).fold(0.0, f32::max);
-    (shading.largest_change >= MIN_CHANGE).then_some(shading)
+    (MIN_CHANGE..=MAX_CHANGE).contains(&shading.largest_change).then_some(shading)
 }
 
 fn pos(p: &[f32; 3]) -> DVec3 {

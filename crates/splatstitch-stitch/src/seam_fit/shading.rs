@@ -76,12 +76,18 @@ impl Shading {
             let v = d.dot(Vec3::from(self.axes[k]));
             if v.is_finite() { v.clamp(self.lo[k], self.hi[k]) } else { 0.0 }
         });
-        let across = d.dot(Vec3::from(self.axes[2])).abs();
-        let weight = if self.fade > 0.0 && across.is_finite() { (-across / self.fade).exp() } else { 0.0 };
+        let weight = self.weight_at(p);
         std::array::from_fn(|c| {
             let h = 1.0 + weight * (0..3).map(|k| self.slopes[c][k] * u[k]).sum::<f32>();
             (1.0 / h.clamp(1.0 / MAX_GAIN, MAX_GAIN)).clamp(1.0 / MAX_GAIN, MAX_GAIN)
         })
+    }
+
+    /// How much of the correction holds at world point `p`: 1 on the seam, fading with the
+    /// distance across it.
+    pub fn weight_at(&self, p: [f32; 3]) -> f32 {
+        let across = (Vec3::from(p) - Vec3::from(self.centre)).dot(Vec3::from(self.axes[2])).abs();
+        if self.fade > 0.0 && across.is_finite() { (-across / self.fade).exp() } else { 0.0 }
     }
 
     /// Undoes the shading on every Gaussian of `cloud` (DC and higher bands alike).

@@ -405,17 +405,19 @@ fn trimmed_mean(mut r: Vec<(f32, f32)>) -> Option<f32> {
     (acc > 0.0).then(|| (sum / acc as f64) as f32)
 }
 
+/// A seeded uniform generator in [0, 1) for the fits' tests.
+#[cfg(test)]
+pub(crate) fn lcg(seed: u64) -> impl FnMut() -> f32 {
+    let mut state = seed;
+    move || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (state >> 40) as f32 / (1u64 << 24) as f32
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn lcg(seed: u64) -> impl FnMut() -> f32 {
-        let mut state = seed;
-        move || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (state >> 40) as f32 / (1u64 << 24) as f32
-        }
-    }
 
     fn colours(pairs: &[Pair]) -> Vec<[f32; 3]> {
         pairs.iter().map(|p| p.target).collect()

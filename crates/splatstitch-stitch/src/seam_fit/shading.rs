@@ -286,15 +286,8 @@ fn quantile_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::lcg;
     use super::*;
-
-    fn lcg(seed: u64) -> impl FnMut() -> f32 {
-        let mut state = seed;
-        move || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (state >> 40) as f32 / (1u64 << 24) as f32
-        }
-    }
 
     /// A seam band in the plane z = 0 (1 wide in x and y, `thickness` in z), the target's colour
     /// the source's times `gain(position)`, plus `noise` on both sides.

@@ -28,7 +28,7 @@ pub struct TransferInputs<'a> {
 }
 
 /// What the step changes in the target: the shading undone, then the global map.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Transfer {
     pub map: Option<ColourMap>,
     pub shading: Option<Shading>,
@@ -186,7 +186,7 @@ pub fn seam_transfer(i: &TransferInputs, blend: &BlendSpec) -> (TransferReport, 
     let mut options: Vec<Way> = Vec::new();
     if let Some(s) = &shading {
         let unshaded: Vec<[f32; 3]> = colours.iter().zip(&i.target.positions).map(|(c, p)| s.apply(*c, *p)).collect();
-        // With no map fitted after the shading, the shading alone.
+        // Where no map can be fitted after the shading, the first map follows it.
         let refit = samples.unshaded(s).fit(blend, &unshaded).unwrap_or_else(|_| fit.clone());
         let refit_map = (refit.strength >= MIN_STRENGTH).then(|| refit.applied());
         options.push(Way { transfer: Transfer { shading: Some(s.clone()), map: refit_map }, fit: refit });

@@ -121,14 +121,11 @@ pub fn fit(pairs: &[Pair], targets: &[[f32; 3]]) -> Option<Shading> {
     };
     let u: Vec<[f64; 3]> = pairs.iter().map(|p| coords(&p.position)).collect();
     let fitted = slopes(pairs, &u, &|_| true)?;
-    let by_block = {
-        let mut g: Vec<u32> = pairs.iter().map(|p| p.group).collect();
-        g.sort_unstable();
-        g.dedup();
-        g.len() >= 2 * FOLDS
-    };
+    let by_block = super::spatial_folds(pairs);
     let fold_of = |i: usize| if by_block { (pairs[i].group % FOLDS as u32) as usize } else { i % FOLDS };
-    let folds: Vec<[[f64; 3]; 3]> = (0..FOLDS).filter_map(|f| slopes(pairs, &u, &|i| fold_of(i) != f)).collect();
+    // Each fold's slopes from the others: the jackknife's and the held-out test's.
+    let fold_slopes: Vec<Option<[[f64; 3]; 3]>> = (0..FOLDS).map(|f| slopes(pairs, &u, &|i| fold_of(i) != f)).collect();
+    let folds: Vec<&[[f64; 3]; 3]> = fold_slopes.iter().flatten().collect();
     if folds.len() < 2 {
         return None;
     }
@@ -155,7 +152,7 @@ pub fn fit(pairs: &[Pair], targets: &[[f32; 3]]) -> Option<Shading> {
         }
     }
     // Held-out blocks must confirm the slopes.
-    let explained = held_out_explained(pairs, &u, &fold_of);
+    let explained = held_out_explained(pairs, &u, &fold_of, &fold_slopes);
     if explained < EXPLAINS {
         for row in slope.iter_mut() {
             row[0] = 0.0;
@@ -246,17 +243,23 @@ fn slopes(pairs: &[Pair], u: &[[f64; 3]], keep: &dyn Fn(usize) -> bool) -> Optio
     Some(out)
 }
 
-/// `1 − E_shaded/E_unshaded` over held-out folds (each corrected by the slopes of the others).
-fn held_out_explained(pairs: &[Pair], u: &[[f64; 3]], fold_of: &dyn Fn(usize) -> usize) -> f32 {
+/// `1 − E_shaded/E_unshaded` over held-out folds, each corrected by `fold_slopes[f]` (the slopes
+/// fitted without it).
+fn held_out_explained(
+    pairs: &[Pair],
+    u: &[[f64; 3]],
+    fold_of: &dyn Fn(usize) -> usize,
+    fold_slopes: &[Option<[[f64; 3]; 3]>],
+) -> f32 {
     let (mut shaded, mut plain) = (Vec::new(), Vec::new());
-    for f in 0..FOLDS {
+    for (f, s) in fold_slopes.iter().enumerate() {
+        let Some(s) = s else { continue };
         let held: Vec<usize> = (0..pairs.len()).filter(|&i| fold_of(i) == f).collect();
-        let Some(s) = slopes(pairs, u, &|i| fold_of(i) != f) else { continue };
         let corrected: Vec<Pair> = held
             .iter()
             .map(|&i| {
                 let mut p = pairs[i];
-                for (t, slope) in p.target.iter_mut().zip(&s) {
+                for (t, slope) in p.target.iter_mut().zip(s) {
                     let h = 1.0 + slope[0] * u[i][0] + slope[1] * u[i][1];
                     *t /= h.clamp(1.0 / MAX_GAIN as f64, MAX_GAIN as f64) as f32;
                 }

@@ -173,6 +173,27 @@ impl GaussianCloud {
         }
     }
 
+    /// A new cloud holding the Gaussians `range` (a stretch of a large cloud, copied).
+    pub fn rows(&self, range: std::ops::Range<usize>) -> GaussianCloud {
+        let end = range.end.min(self.len());
+        let start = range.start.min(end);
+        let stride = self.coeffs_per_channel() * 3;
+        GaussianCloud {
+            positions: self.positions[start..end].to_vec(),
+            rotations: self.rotations[start..end].to_vec(),
+            log_scales: self.log_scales[start..end].to_vec(),
+            opacities: self.opacities[start..end].to_vec(),
+            sh_degree: self.sh_degree,
+            sh: self.sh[start * stride..end * stride].to_vec(),
+            normals: self.normals.as_ref().map(|n| n[start..end].to_vec()),
+            extras: self
+                .extras
+                .iter()
+                .map(|e| ExtraColumn { name: e.name.clone(), kind: e.kind, values: e.values[start..end].to_vec() })
+                .collect(),
+        }
+    }
+
     /// Drops SH bands above `degree`; a no-op when the cloud already has no more than that.
     pub fn truncate_sh_degree(&mut self, degree: u8) {
         if degree >= self.sh_degree {

@@ -208,13 +208,25 @@ pub fn decode(bytes: &[u8], format: Format, opts: &LoadOptions) -> Result<Loaded
 
 /// [`decode`], with the files a `.gltf` names by relative URI read by `resolve`.
 pub fn decode_beside(bytes: &[u8], format: Format, opts: &LoadOptions, resolve: Option<Resolve>) -> Result<Loaded> {
+    decode_releasing(bytes, format, opts, resolve, &|_, _| {})
+}
+
+/// [`decode_beside`], handing each stretch of `bytes` that a reader is done with to `release`
+/// (offset, length), where the reader decodes in stretches (binary PLY).
+fn decode_releasing(
+    bytes: &[u8],
+    format: Format,
+    opts: &LoadOptions,
+    resolve: Option<Resolve>,
+    release: &dyn Fn(usize, usize),
+) -> Result<Loaded> {
     let needs_files = |what: &str| {
         FormatError::FormatNotSupported(format!("a {what} names files beside it: open it from a folder, not as bytes"))
     };
     let mut lod = None;
     let (mut cloud, ply_encoding, format_version) = match format {
         Format::Ply => {
-            let (c, e) = ply::decode(bytes)?;
+            let (c, e) = ply::decode_releasing(bytes, release)?;
             (c, Some(e), None)
         }
         Format::CompressedPly => (compressed_ply::decode(bytes)?, None, None),
@@ -275,7 +287,23 @@ pub fn check_round_trip(data: &[u8], format: Format) -> Result<()> {
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, LoadError> {
     let wrap = |e| LoadError::new(path, e);
     let format = Format::from_path(path).map_err(wrap)?;
-    let bytes = read_file(path, opts.progress.as_deref()).map_err(|e| wrap(FormatError::Io(e)))?;
+    let progress = opts.progress.as_deref();
+    // A PLY's rows are decoded in stretches and each stretch's pages released behind it, so a
+    // large capture is not held twice (mapped and decoded); other readers take the whole file.
+    let streamed = format == Format::Ply;
+    let bytes = if streamed { map_file(path, progress) } else { read_file(path, progress) }
+        .map_err(|e| wrap(FormatError::Io(e)))?;
+    let total = bytes.len() as u64;
+    let release = |at: usize, len: usize| {
+        if streamed {
+            // SAFETY: the map is private and read-only: dropped pages read again from the file,
+            // with the same bytes, if anything touches them after this.
+            let _ = unsafe { bytes.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, at, len) };
+            if let Some(p) = progress {
+                p.set((at + len) as u64, total);
+            }
+        }
+    };
     let folder = path.parent().unwrap_or(Path::new("."));
     let beside = |uri: &str| -> Result<Vec<u8>> {
         let relative = Path::new(uri);
@@ -291,7 +319,10 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, LoadError> {
     if opts.lod.is_some() && format != Format::SogLod {
         tracing::warn!("{}: a level of detail applies to streamed SOG (lod-meta.json) only; ignored", path.display());
     }
-    let loaded = decode_beside(&bytes, format, opts, Some(&beside)).map_err(wrap)?;
+    let loaded = decode_releasing(&bytes, format, opts, Some(&beside), &release).map_err(wrap)?;
+    if let Some(p) = progress {
+        p.set(total, total);
+    }
     if loaded.non_finite_dropped > 0 {
         tracing::warn!(
             "{}: dropped {} Gaussians with NaN or infinite values",
@@ -300,6 +331,19 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, LoadError> {
         );
     }
     Ok(loaded)
+}
+
+/// The file's bytes, memory-mapped, read ahead in order as they are decoded (the decoder
+/// reports progress as it goes).
+fn map_file(path: &Path, progress: Option<&LoadProgress>) -> std::io::Result<memmap2::Mmap> {
+    let file = std::fs::File::open(path)?;
+    // SAFETY: as for `read_file`.
+    let map = unsafe { memmap2::MmapOptions::new().map(&file) }?;
+    let _ = map.advise(memmap2::Advice::Sequential);
+    if let Some(p) = progress {
+        p.set(0, map.len() as u64);
+    }
+    Ok(map)
 }
 
 /// The file's bytes, memory-mapped and pre-faulted: copying a large capture into a fresh

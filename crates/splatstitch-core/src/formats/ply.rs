@@ -223,7 +223,17 @@ fn row_tasks(cloud: &mut GaussianCloud) -> Vec<(usize, usize, RowsMut<'_>)> {
     tasks
 }
 
-fn decode_binary_vertices(plan: &Plan, data: &[u8], n: usize, big_endian: bool) -> GaussianCloud {
+/// Rows are decoded in stretches of about this many bytes, each handed to `release` once done.
+const STRETCH_BYTES: usize = 64 << 20;
+
+fn decode_binary_vertices(
+    plan: &Plan,
+    data: &[u8],
+    n: usize,
+    big_endian: bool,
+    stretch_bytes: usize,
+    release: &dyn Fn(usize, usize),
+) -> GaussianCloud {
     let mut cloud = empty_cloud(plan, n);
     let stride = cloud.coeffs_per_channel() * 3;
     let standard: Vec<(usize, ScalarKind, usize)> =
@@ -235,26 +245,48 @@ fn decode_binary_vertices(plan: &Plan, data: &[u8], n: usize, big_endian: bool) 
         .collect();
     let f32_le = !big_endian && standard.iter().all(|c| c.1 == ScalarKind::Float);
     let row_size = plan.row_size;
-    row_tasks(&mut cloud).into_par_iter().for_each(|(start, len, mut rows)| {
+    let tasks_per_stretch = (stretch_bytes / (row_size.max(1) * ROWS_PER_TASK)).max(1);
+    let mut tasks = row_tasks(&mut cloud).into_iter().peekable();
+    while tasks.peek().is_some() {
+        let stretch: Vec<_> = tasks.by_ref().take(tasks_per_stretch).collect();
+        let first = stretch[0].0 * row_size;
+        let end = stretch.last().map_or(first, |t| (t.0 + t.1) * row_size);
+        decode_rows(stretch, data, row_size, stride, &standard, &extras, f32_le, big_endian);
+        release(first, end - first);
+    }
+    cloud
+}
+
+#[allow(clippy::too_many_arguments)]
+fn decode_rows(
+    tasks: Vec<(usize, usize, RowsMut<'_>)>,
+    data: &[u8],
+    row_size: usize,
+    stride: usize,
+    standard: &[(usize, ScalarKind, usize)],
+    extras: &[(usize, ScalarKind, usize)],
+    f32_le: bool,
+    big_endian: bool,
+) {
+    tasks.into_par_iter().for_each(|(start, len, mut rows)| {
         let bytes = &data[start * row_size..(start + len) * row_size];
         let mut canon: CanonRow = [0.0; CANON_MAX];
         for (r, row) in bytes.chunks_exact(row_size).enumerate() {
             if f32_le {
-                for &(off, _, i) in &standard {
+                for &(off, _, i) in standard {
                     canon[i] = f32::from_le_bytes(row[off..off + 4].try_into().unwrap());
                 }
             } else {
-                for &(off, kind, i) in &standard {
+                for &(off, kind, i) in standard {
                     canon[i] = read_scalar(kind, &row[off..], big_endian) as f32;
                 }
             }
             rows.store(r, &canon, stride);
-            for &(off, kind, j) in &extras {
+            for &(off, kind, j) in extras {
                 rows.extras[j][r] = read_scalar(kind, &row[off..], big_endian);
             }
         }
     });
-    cloud
 }
 
 /// One ASCII row as the numbers it holds, in header order (lists are skipped).
@@ -343,6 +375,20 @@ fn decode_ascii(header: &Header, body: &[u8], vertex_name: &str, plan: &Plan) ->
 
 /// Decodes a standard 3DGS PLY file held in memory.
 pub fn decode(bytes: &[u8]) -> Result<(GaussianCloud, PlyEncoding)> {
+    decode_releasing(bytes, &|_, _| {})
+}
+
+/// [`decode`], handing each stretch of `bytes` (offset, length) to `release` once its rows are
+/// decoded: a memory-mapped file's pages can then leave memory while the rest decodes.
+pub fn decode_releasing(bytes: &[u8], release: &dyn Fn(usize, usize)) -> Result<(GaussianCloud, PlyEncoding)> {
+    decode_stretched(bytes, STRETCH_BYTES, release)
+}
+
+fn decode_stretched(
+    bytes: &[u8],
+    stretch_bytes: usize,
+    release: &dyn Fn(usize, usize),
+) -> Result<(GaussianCloud, PlyEncoding)> {
     let parsed = parse_header(bytes)?;
     let header = &parsed.header;
     let vertex_name = "vertex";
@@ -376,7 +422,10 @@ pub fn decode(bytes: &[u8]) -> Result<(GaussianCloud, PlyEncoding)> {
                 }
                 return Err(FormatError::Truncated { expected: need as u64, actual: available });
             }
-            decoded = Some(decode_binary_vertices(&plan, &body[off..], element.count, big_endian));
+            let base = parsed.body_offset + off;
+            let release = |at: usize, len: usize| release(base + at, len);
+            let vertices = &body[off..];
+            decoded = Some(decode_binary_vertices(&plan, vertices, element.count, big_endian, stretch_bytes, &release));
             off += need as usize;
             continue;
         }
@@ -639,5 +688,24 @@ mod tests {
                 assert_eq!(back, c, "{enc} → {out_enc:?}");
             }
         }
+    }
+
+    #[test]
+    fn stretches_decode_as_one_and_release_every_vertex_byte_once_in_order() {
+        let c = crate::formats::test_cloud(3 * ROWS_PER_TASK + 17, 1);
+        let bytes = encode(&c, PlyEncoding::BinaryLittleEndian).unwrap();
+        let released = std::sync::Mutex::new(Vec::new());
+        let (stretched, _) = decode_stretched(&bytes, 1, &|at, len| released.lock().unwrap().push((at, len))).unwrap();
+        assert_eq!(stretched, decode(&bytes).unwrap().0);
+        let released = released.into_inner().unwrap();
+        assert_eq!(released.len(), 4, "one stretch per task of rows: {released:?}");
+        let body = bytes.len() - released.iter().map(|r| r.1).sum::<usize>();
+        assert!(bytes[..body].ends_with(b"end_header\n"), "the rows are all that is released");
+        let mut next = body;
+        for (at, len) in released {
+            assert_eq!(at, next, "in order, each once");
+            next += len;
+        }
+        assert_eq!(next, bytes.len());
     }
 }

@@ -258,11 +258,9 @@ fn quantize_sh(v: f32, bits: u32) -> u8 {
     ((q + bucket / 2) / bucket * bucket).clamp(0, 255) as u8
 }
 
-/// The attribute arrays of `cloud` (already in SPZ axes) and its fractional bits.
-fn pack(c: &GaussianCloud, version: u32) -> Result<(u8, [Vec<u8>; 6])> {
-    let n = c.len();
-    // As many fractional bits (up to 12) as the largest coordinate allows in 24 bits.
-    let max_abs = c.positions.iter().flatten().fold(0f32, |m, v| m.max(v.abs()));
+/// As many fractional bits (up to 12) as the largest coordinate allows in 24 bits.
+fn fractional_bits(positions: &[[f32; 3]]) -> Result<u8> {
+    let max_abs = positions.iter().flatten().fold(0f32, |m, v| m.max(v.abs()));
     let mut fb = 12u8;
     while fb > 0 && max_abs * (1u32 << fb) as f32 >= (1 << 23) as f32 - 1.0 {
         fb -= 1;
@@ -270,25 +268,46 @@ fn pack(c: &GaussianCloud, version: u32) -> Result<(u8, [Vec<u8>; 6])> {
     if max_abs * (1u32 << fb) as f32 >= (1 << 23) as f32 {
         return Err(FormatError::CannotWrite(format!("coordinate {max_abs} is too large for SPZ")));
     }
+    Ok(fb)
+}
+
+/// Gaussians turned into SPZ axes a stretch at a time: a large cloud is never copied whole.
+const PACK_STRETCH: usize = 1 << 16;
+
+/// The attribute arrays of `cloud` (in our axes) and its fractional bits.
+fn pack(cloud: &GaussianCloud, version: u32) -> Result<(u8, [Vec<u8>; 6])> {
+    let fb = fractional_bits(&cloud.positions)?;
+    let n = cloud.len();
+    let rest_count = cloud.coeffs_per_channel() * 3 - 3;
+    let rot = if version == 2 { 3 } else { 4 };
+    let mut arrays: [Vec<u8>; 6] = [9, 1, 3, 3, rot, rest_count].map(|b| Vec::with_capacity(n * b));
+    for start in (0..n).step_by(PACK_STRETCH) {
+        let mut c = cloud.rows(start..start + PACK_STRETCH);
+        flip_rdf_rub(&mut c);
+        pack_into(&c, version, fb, &mut arrays);
+    }
+    Ok((fb, arrays))
+}
+
+/// Appends `c` (in SPZ axes) to the attribute arrays.
+fn pack_into(c: &GaussianCloud, version: u32, fb: u8, arrays: &mut [Vec<u8>; 6]) {
+    let [positions, alphas, colors, scales, rotations, shs] = arrays;
     let stride = c.coeffs_per_channel() * 3;
     let rest_count = stride - 3;
     let scale = (1u32 << fb) as f32;
-    let mut positions = Vec::with_capacity(n * 9);
     for p in &c.positions {
         for v in p {
             let fixed = (v * scale).round() as i32;
             positions.extend_from_slice(&fixed.to_le_bytes()[..3]);
         }
     }
-    let alphas = c.opacities.iter().map(|o| to_u8(sigmoid(*o) * 255.0)).collect();
-    let mut colors = Vec::with_capacity(n * 3);
-    for i in 0..n {
+    alphas.extend(c.opacities.iter().map(|o| to_u8(sigmoid(*o) * 255.0)));
+    for block in c.sh.chunks_exact(stride) {
         for ch in 0..3 {
-            colors.push(to_u8(c.sh[i * stride + ch] * COLOR_SCALE * 255.0 + 127.5));
+            colors.push(to_u8(block[ch] * COLOR_SCALE * 255.0 + 127.5));
         }
     }
-    let scales = c.log_scales.iter().flatten().map(|s| to_u8((s + 10.0) * 16.0)).collect();
-    let mut rotations = Vec::with_capacity(n * 4);
+    scales.extend(c.log_scales.iter().flatten().map(|s| to_u8((s + 10.0) * 16.0)));
     for q in &c.rotations {
         let len = q.iter().map(|v| v * v).sum::<f32>().sqrt();
         let [w, x, y, z] = if len > 0.0 { q.map(|v| v / len) } else { [1.0, 0.0, 0.0, 0.0] };
@@ -299,28 +318,25 @@ fn pack(c: &GaussianCloud, version: u32) -> Result<(u8, [Vec<u8>; 6])> {
             rotations.extend_from_slice(&pack_smallest_three([x, y, z, w]).to_le_bytes());
         }
     }
-    let mut shs = Vec::with_capacity(n * rest_count);
-    for i in 0..n {
+    for block in c.sh.chunks_exact(stride) {
         for r in 0..rest_count {
             let (k, channel) = (1 + r / 3, r % 3);
             let bits = if k <= 3 { 5 } else { 4 };
-            shs.push(quantize_sh(c.sh[i * stride + k * 3 + channel], bits));
+            shs.push(quantize_sh(block[k * 3 + channel], bits));
         }
     }
-    Ok((fb, [positions, alphas, colors, scales, rotations, shs]))
 }
 
 pub fn encode(cloud: &GaussianCloud, version: u32) -> Result<Vec<u8>> {
     if !VERSIONS.contains(&version) {
         return Err(FormatError::CannotWrite(format!("SPZ version {version} (2, 3 or 4 can be written)")));
     }
-    let mut c = cloud.clone();
-    flip_rdf_rub(&mut c);
+    let c = cloud;
     let n = c.len();
     if n > u32::MAX as usize {
         return Err(FormatError::CannotWrite("too many Gaussians for SPZ".into()));
     }
-    let (fb, arrays) = pack(&c, version)?;
+    let (fb, arrays) = pack(c, version)?;
     let mut header = Vec::with_capacity(V4_HEADER);
     header.extend_from_slice(&MAGIC.to_le_bytes());
     header.extend_from_slice(&version.to_le_bytes());
@@ -401,6 +417,19 @@ mod tests {
             let r = unpack_smallest_three(pack_smallest_three(q));
             let dot: f32 = q.iter().zip(&r).map(|(a, b)| a * b).sum();
             assert!(dot.abs() > 0.9999, "{q:?} vs {r:?}");
+        }
+    }
+
+    #[test]
+    fn packing_in_stretches_writes_what_one_pass_over_the_turned_cloud_writes() {
+        let c = cloud(2 * PACK_STRETCH + 7, 1);
+        for version in [2, 3] {
+            let mut whole = c.clone();
+            flip_rdf_rub(&mut whole);
+            let fb = fractional_bits(&whole.positions).unwrap();
+            let mut one_pass: [Vec<u8>; 6] = Default::default();
+            pack_into(&whole, version, fb, &mut one_pass);
+            assert!(pack(&c, version).unwrap() == (fb, one_pass), "version {version}");
         }
     }
 }

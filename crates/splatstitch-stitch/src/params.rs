@@ -104,13 +104,18 @@ pub enum TransferModel {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TransferSamples {
-    /// Maps fitted on the pixels and on the points, the better on held-out pixels kept.
+    /// Maps fitted on the pixels, the points and the exact pairs, the best on held-out pixels
+    /// kept.
     Auto,
     /// Pixels both layers' renders cover at agreeing depths.
     Image,
     /// Target centres where both layers' radiance fields are dense.
     Points,
+    /// Pixels and points pooled.
     Both,
+    /// Gaussians that are in both layers unchanged in place and shape (one capture cut into
+    /// overlapping parts), each copy's own colour.
+    Exact,
 }
 
 /// `"auto"` or a number.
@@ -223,7 +228,8 @@ blend_keys! {
     /// Fraction of the fitted map applied: "auto" = the fit's confidence, or 0..=1.
     transfer_strength: AutoOr<f32>,
     transfer_samples: TransferSamples,
-    /// Fit and undo a gain that drifts along the seam (light falling off), then refit the map.
+    /// Fit and undo a gain that drifts along the seam (light falling off; across it too where
+    /// exact copies measure it), then refit the map.
     transfer_shading: bool,
     /// Image-space samples are averaged over blocks of this many pixels square.
     transfer_block: u32,

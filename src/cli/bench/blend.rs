@@ -155,12 +155,14 @@ fn decided(r: &Report) -> String {
                 splatstitch_stitch::seam_fit::SampleKind::Image => "/im",
                 splatstitch_stitch::seam_fit::SampleKind::Points => "/pt",
                 splatstitch_stitch::seam_fit::SampleKind::Both => "/both",
+                splatstitch_stitch::seam_fit::SampleKind::Exact => "/ex",
             }
         ));
     }
     if let Some(s) = &r.seam_transfer.shading {
         parts.push(format!(
-            "shading{} {:.2} (z {:.1}/{:.1}/{:.1} e {:.2})",
+            "shading{}{} {:.2} (z {:.1}/{:.1}/{:.1} e {:.2})",
+            if s.fade.is_none() { " 3d" } else { "" },
             if r.seam_transfer.shading_applied { "" } else { " rejected" },
             s.largest_change,
             s.significance[0],

@@ -62,6 +62,7 @@ pub fn advanced(ui: &mut egui::Ui, b: &mut BlendSpec) {
             (TransferSamples::Image, "pixels"),
             (TransferSamples::Points, "points"),
             (TransferSamples::Both, "both"),
+            (TransferSamples::Exact, "exact copies"),
         ],
     );
     ui.checkbox(&mut b.transfer_shading, "undo shading that drifts along the seam").on_hover_text(
@@ -144,8 +145,9 @@ pub fn outcome(ui: &mut egui::Ui, r: &Report) {
     }
     if let Some(s) = &t.shading {
         let verdict = if t.shading_applied { "undone" } else { "found, not applied" };
+        let where_ = if s.fade.is_none() { "along and across the seam" } else { "along the seam" };
         ui.label(format!(
-            "shading along the seam {verdict}: gain changes by up to {:.0} % ({:.1} and {:.1} standard errors)",
+            "shading {where_} {verdict}: gain changes by up to {:.0} % ({:.1} and {:.1} standard errors)",
             100.0 * s.largest_change,
             s.significance[0],
             s.significance[1]

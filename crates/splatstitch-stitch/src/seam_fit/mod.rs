@@ -55,6 +55,9 @@ pub enum SampleKind {
     Points,
     /// Both sets pooled.
     Both,
+    /// The same Gaussians in both layers (one capture cut into overlapping parts), each copy's
+    /// own colour.
+    Exact,
 }
 
 /// How far a model family, fitted on one set of correspondences, went on held-out blocks.
@@ -90,7 +93,9 @@ pub struct Confidence {
     pub significance: f32,
     /// The strength applied: `max(ramp(explained), vouched) · ramp(informative) · (1 − ramp(moves))`,
     /// where `vouched = z²/(1 + z²)` for significance `z` beyond [`SIGNIFICANT`] when the map
-    /// explains more than the ramp's start and moves colours by [`SIGNIFICANT_MOVE`] or more.
+    /// explains more than the ramp's start and moves colours by [`SIGNIFICANT_MOVE`] or more, or
+    /// when it was fitted on exact copies and explains [`EXACT_EXPLAINED`] of their held-out
+    /// difference (and anything at all of the renders').
     pub value: f32,
 }
 
@@ -145,6 +150,8 @@ const MOVES: (f32, f32) = (0.15, 0.3);
 pub const SIGNIFICANT: f32 = 2.0;
 /// The least mean colour change (of the target's colours) that significance alone may apply.
 pub const SIGNIFICANT_MOVE: f32 = 0.03;
+/// Share of the exact copies' held-out difference a map must explain to count as exact.
+pub const EXACT_EXPLAINED: f32 = 0.99;
 /// Where significance is capped (exact fits; keeps the report's numbers finite).
 const MAX_SIGNIFICANCE: f32 = 1000.0;
 
@@ -212,7 +219,11 @@ pub fn fit(
     // Significance vouches for a map only where it helps on held-out blocks at all and makes a
     // change worth making: a small significant shift on exact correspondences (a shared band)
     // can be a local lighting difference that a global map carries to the wrong places.
-    let vouched = if explained > EXPLAINED.0 && moves >= SIGNIFICANT_MOVE { shrink(significance) } else { 0.0 };
+    // Exact copies that one map explains almost entirely (held out) show a global change, not a
+    // local one: significance vouches for it however small it is.
+    let exact = chosen.samples == SampleKind::Exact && chosen.self_explained >= EXACT_EXPLAINED && explained > 0.0;
+    let vouched =
+        if (explained > EXPLAINED.0 && moves >= SIGNIFICANT_MOVE) || exact { shrink(significance) } else { 0.0 };
     let value = ramp(explained, EXPLAINED.0, EXPLAINED.1).max(vouched)
         * ramp(informative, INFORMATIVE.0, INFORMATIVE.1)
         * (1.0 - ramp(moves, MOVES.0, MOVES.1));

@@ -161,6 +161,48 @@ pub fn point_pairs(target: &GaussianCloud, source: &GaussianCloud, diagonal: f32
     thin(pairs)
 }
 
+/// Target Gaussians that are also in the source, bit for bit in place, shape and opacity (one
+/// capture cut into two parts that overlap), with each copy's own (view-independent) colour:
+/// whatever differs between the copies is the colour change itself, free of any texture noise.
+pub fn exact_pairs(target: &GaussianCloud, source: &GaussianCloud, diagonal: f32) -> Vec<Pair> {
+    use rayon::prelude::*;
+    use std::collections::HashMap;
+    let key = |c: &GaussianCloud, i: usize| -> [u32; 11] {
+        let (p, s, r) = (c.positions[i], c.log_scales[i], c.rotations[i]);
+        [p[0], p[1], p[2], s[0], s[1], s[2], r[0], r[1], r[2], r[3], c.opacities[i]].map(f32::to_bits)
+    };
+    let finite = |c: &GaussianCloud, i: usize| c.positions[i].iter().all(|v| v.is_finite());
+    let in_target: HashMap<[u32; 11], usize> =
+        (0..target.len()).filter(|&i| finite(target, i)).map(|i| (key(target, i), i)).collect();
+    if in_target.is_empty() {
+        return Vec::new();
+    }
+    let mut matches: Vec<(usize, usize)> = (0..source.len())
+        .into_par_iter()
+        .filter(|&j| finite(source, j))
+        .filter_map(|j| in_target.get(&key(source, j)).map(|&i| (i, j)))
+        .collect();
+    matches.sort_unstable();
+    matches.dedup_by_key(|m| m.0);
+    let (tc, sc) = (dc_colors(target), dc_colors(source));
+    let pairs = matches
+        .into_iter()
+        .map(|(i, j)| {
+            let p = Vec3::from(target.positions[i]);
+            Pair {
+                target: tc[i],
+                source: sc[j],
+                // A faint Gaussian shows little of its colour in any image.
+                weight: splatstitch_core::cloud::sigmoid(target.opacities[i]).max(1e-3),
+                position: target.positions[i],
+                group: block_of(p, BLOCK * diagonal),
+                cell: u32::MAX - block_of(p, CELL_VOXEL * diagonal) / 2,
+            }
+        })
+        .collect();
+    thin(pairs)
+}
+
 fn thin(pairs: Vec<Pair>) -> Vec<Pair> {
     if pairs.len() <= MAX_PAIRS {
         return pairs;

@@ -15,6 +15,13 @@
 //! unknown slope across adds to it, and where the two partly cancelled, undoing one alone made a
 //! case worse (guitar: −0.94 with the exact slopes along, measured on shared Gaussians). So the
 //! correction fades with the distance from the seam, to 1/e at half the overlap's length.
+//!
+//! One kind of evidence does measure the slope across: the same Gaussians in both layers (one
+//! capture cut into parts that overlap). Each copy keeps its own colour and nothing else differs,
+//! so the pairs carry no texture noise and no mixing across the band; a gain that changes across
+//! the band is read off them exactly. Fitted on such pairs, when the three slopes together
+//! explain most of what the map leaves on held-out blocks, the shading is applied in all three
+//! directions and without the fade.
 
 use super::linalg::{solve, symmetric_eigen};
 use super::{FOLDS, Pair};
@@ -36,8 +43,14 @@ pub const MAX_GAIN: f32 = 2.0;
 /// The correction fades to 1/e at this fraction of the overlap's length (along its longest axis)
 /// from the seam.
 pub const FADE: f32 = 0.5;
-/// Positions along the seam are clamped to these quantiles of the overlap: no gain is
-/// extrapolated past the evidence.
+/// Across the seam, a slope fitted on exact pairs (the same Gaussians in both layers) needs this
+/// significance...
+pub const ACROSS_SIGNIFICANT: f32 = 10.0;
+/// ...and the three slopes together must explain this share of what the map left on held-out
+/// blocks: a gain that is linear in space, not a map's leftover that happens to trend.
+pub const ACROSS_EXPLAINS: f32 = 0.5;
+/// Positions along the seam are clamped to these quantiles of the overlap (of the target where
+/// the slope across was measured): no gain is extrapolated past the evidence.
 const CLAMP_QUANTILE: f32 = 0.02;
 /// Pairs with a residual above this many times the median are left out of the refit.
 const OUTLIER_FACTOR: f64 = 3.0;
@@ -51,7 +64,7 @@ pub struct Shading {
     /// the seam.
     pub axes: [[f32; 3]; 3],
     /// Per channel and axis: the target's relative gain change per world unit, as applied (the
-    /// last, across the seam, is always 0).
+    /// last, across the seam, is 0 unless fitted on exact pairs).
     pub slopes: [[f32; 3]; 3],
     /// The same before the significance shrinkage.
     pub fitted: [[f32; 3]; 3],
@@ -62,8 +75,9 @@ pub struct Shading {
     /// Positions are clamped to `[lo, hi]` along each axis.
     pub lo: [f32; 3],
     pub hi: [f32; 3],
-    /// World distance from the seam (across it) at which the correction has faded to 1/e.
-    pub fade: f32,
+    /// World distance from the seam (across it) at which the correction has faded to 1/e; `None`
+    /// when the slope across was measured (exact pairs) and the correction holds everywhere.
+    pub fade: Option<f32>,
     /// The largest change of any target colour's gain (`|1/h − 1|`, over the target's centres).
     pub largest_change: f32,
 }
@@ -86,8 +100,9 @@ impl Shading {
     /// How much of the correction holds at world point `p`: 1 on the seam, fading with the
     /// distance across it.
     pub fn weight_at(&self, p: [f32; 3]) -> f32 {
+        let Some(fade) = self.fade else { return 1.0 };
         let across = (Vec3::from(p) - Vec3::from(self.centre)).dot(Vec3::from(self.axes[2])).abs();
-        if self.fade > 0.0 && across.is_finite() { (-across / self.fade).exp() } else { 0.0 }
+        if fade > 0.0 && across.is_finite() { (-across / fade).exp() } else { 0.0 }
     }
 
     /// Undoes the shading on every Gaussian of `cloud` (DC and higher bands alike).
@@ -108,9 +123,9 @@ impl Shading {
 }
 
 /// Fits the shading left in `pairs` (their target colours already under the global map);
-/// `targets` are the target's centres (what it would change). `None` when nothing significant
-/// and worth applying is found.
-pub fn fit(pairs: &[Pair], targets: &[[f32; 3]]) -> Option<Shading> {
+/// `targets` are the target's centres (what it would change); `exact`: the pairs are the same
+/// Gaussians in both layers. `None` when nothing significant and worth applying is found.
+pub fn fit(pairs: &[Pair], targets: &[[f32; 3]], exact: bool) -> Option<Shading> {
     if pairs.len() < super::MIN_PAIRS {
         return None;
     }
@@ -120,11 +135,12 @@ pub fn fit(pairs: &[Pair], targets: &[[f32; 3]]) -> Option<Shading> {
         std::array::from_fn(|k| d.dot(axes[k]))
     };
     let u: Vec<[f64; 3]> = pairs.iter().map(|p| coords(&p.position)).collect();
-    let fitted = slopes(pairs, &u, &|_| true)?;
+    let fitted = slopes(&model(pairs, &u, &|_| true)?)?;
     let by_block = super::spatial_folds(pairs);
     let fold_of = |i: usize| if by_block { (pairs[i].group % FOLDS as u32) as usize } else { i % FOLDS };
-    // Each fold's slopes from the others: the jackknife's and the held-out test's.
-    let fold_slopes: Vec<Option<[[f64; 3]; 3]>> = (0..FOLDS).map(|f| slopes(pairs, &u, &|i| fold_of(i) != f)).collect();
+    // Each fold's model from the others: the jackknife's and the held-out tests'.
+    let fold_models: Vec<Option<Model>> = (0..FOLDS).map(|f| model(pairs, &u, &|i| fold_of(i) != f)).collect();
+    let fold_slopes: Vec<Option<[[f64; 3]; 3]>> = fold_models.iter().map(|m| m.as_ref().and_then(slopes)).collect();
     let folds: Vec<&[[f64; 3]; 3]> = fold_slopes.iter().flatten().collect();
     if folds.len() < 2 {
         return None;
@@ -146,21 +162,36 @@ pub fn fit(pairs: &[Pair], targets: &[[f32; 3]]) -> Option<Shading> {
             0.0
         };
         significance[axis] = z.min(1e3) as f32;
-        let kept = if axis < 2 && significance[axis] >= ALONG_SIGNIFICANT { z * z / (1.0 + z * z) } else { 0.0 };
+        let needed = if axis < 2 { ALONG_SIGNIFICANT } else { ACROSS_SIGNIFICANT };
+        let measured = axis < 2 || exact;
+        let kept = if measured && significance[axis] >= needed { z * z / (1.0 + z * z) } else { 0.0 };
         for c in 0..3 {
             slope[c][axis] = fitted[c][axis] * kept;
         }
     }
-    // Held-out blocks must confirm the slopes.
-    let explained = held_out_explained(pairs, &u, &fold_of, &fold_slopes);
-    if explained < EXPLAINS {
+    // Held-out blocks must confirm the slopes: all three where the slope across was measured,
+    // else the two along the seam.
+    let in_3d = (exact && significance[2] >= ACROSS_SIGNIFICANT)
+        .then(|| held_out_model_explained(pairs, &u, &fold_of, &fold_models))
+        .filter(|e| *e >= ACROSS_EXPLAINS);
+    let across = in_3d.is_some();
+    let explained = in_3d.unwrap_or_else(|| held_out_explained(pairs, &u, &fold_of, &fold_slopes, 2));
+    if !across {
         for row in slope.iter_mut() {
-            row[0] = 0.0;
-            row[1] = 0.0;
+            row[2] = 0.0;
         }
     }
+    if explained < EXPLAINS {
+        slope = [[0.0; 3]; 3];
+    }
     let overlap_range = |k: usize| quantile_range(u.iter().map(|v| v[k]));
-    let ranges = [overlap_range(0), overlap_range(1), (0.0, 0.0)];
+    let target_range =
+        |k: usize| quantile_range(targets.iter().map(|p| (pos(p) - centre).dot(axes[k])).chain(u.iter().map(|v| v[k])));
+    let ranges = if across {
+        [target_range(0), target_range(1), target_range(2)]
+    } else {
+        [overlap_range(0), overlap_range(1), (0.0, 0.0)]
+    };
     let mut shading = Shading {
         centre: centre.as_vec3().to_array(),
         axes: axes.map(|a| a.as_vec3().to_array()),
@@ -170,7 +201,7 @@ pub fn fit(pairs: &[Pair], targets: &[[f32; 3]]) -> Option<Shading> {
         explained,
         lo: ranges.map(|r| r.0 as f32),
         hi: ranges.map(|r| r.1 as f32),
-        fade: FADE * (ranges[0].1 - ranges[0].0) as f32,
+        fade: (!across).then(|| FADE * (ranges[0].1 - ranges[0].0) as f32),
         largest_change: 0.0,
     };
     let step = (targets.len() / 4096).max(1);
@@ -204,19 +235,24 @@ fn frame(pairs: &[Pair]) -> Option<(DVec3, [DVec3; 3])> {
     Some((centre, order.map(|i| vectors.col(i))))
 }
 
-/// Per channel, the relative slopes `ρ` of `target = β·source·(1 + ρ·u) + γ` by weighted least
-/// squares over the pairs `keep` admits, refitted once without the outliers.
-fn slopes(pairs: &[Pair], u: &[[f64; 3]], keep: &dyn Fn(usize) -> bool) -> Option<[[f64; 3]; 3]> {
-    let mut out = [[0f64; 3]; 3];
+/// Per channel, the coefficients of `target = β·source + γ + β·ρ·source·u`:
+/// `[β, γ, βρ₀, βρ₁, βρ₂]`.
+type Model = [[f64; 5]; 3];
+
+fn features(p: &Pair, u: &[f64; 3], c: usize) -> [f64; 5] {
+    let s = p.source[c] as f64;
+    [s, 1.0, s * u[0], s * u[1], s * u[2]]
+}
+
+/// The model by weighted least squares over the pairs `keep` admits, refitted once without the
+/// outliers.
+fn model(pairs: &[Pair], u: &[[f64; 3]], keep: &dyn Fn(usize) -> bool) -> Option<Model> {
+    let mut out = [[0f64; 5]; 3];
     for (c, row) in out.iter_mut().enumerate() {
-        let features = |i: usize| {
-            let s = pairs[i].source[c] as f64;
-            [s, 1.0, s * u[i][0], s * u[i][1], s * u[i][2]]
-        };
         let solve_over = |admit: &dyn Fn(usize) -> bool| -> Option<[f64; 5]> {
             let (mut a, mut b) = ([[0f64; 5]; 5], [0f64; 5]);
             for i in (0..pairs.len()).filter(|&i| keep(i) && admit(i)) {
-                let (x, y, w) = (features(i), pairs[i].target[c] as f64, pairs[i].weight as f64);
+                let (x, y, w) = (features(&pairs[i], &u[i], c), pairs[i].target[c] as f64, pairs[i].weight as f64);
                 for r in 0..5 {
                     for k in 0..5 {
                         a[r][k] += w * x[r] * x[k];
@@ -228,13 +264,21 @@ fn slopes(pairs: &[Pair], u: &[[f64; 3]], keep: &dyn Fn(usize) -> bool) -> Optio
         };
         let first = solve_over(&|_| true)?;
         let residual = |i: usize, q: &[f64; 5]| {
-            let x = features(i);
+            let x = features(&pairs[i], &u[i], c);
             (pairs[i].target[c] as f64 - (0..5).map(|k| q[k] * x[k]).sum::<f64>()).abs()
         };
         let mut r: Vec<f64> = (0..pairs.len()).filter(|&i| keep(i)).map(|i| residual(i, &first)).collect();
         r.sort_unstable_by(f64::total_cmp);
         let limit = OUTLIER_FACTOR * r.get(r.len() / 2).copied().unwrap_or(0.0);
-        let q = if limit > 0.0 { solve_over(&|i| residual(i, &first) <= limit).unwrap_or(first) } else { first };
+        *row = if limit > 0.0 { solve_over(&|i| residual(i, &first) <= limit).unwrap_or(first) } else { first };
+    }
+    Some(out)
+}
+
+/// The relative slopes `ρ` per channel and axis; `None` where a channel's `β` is implausible.
+fn slopes(m: &Model) -> Option<[[f64; 3]; 3]> {
+    let mut out = [[0f64; 3]; 3];
+    for (row, q) in out.iter_mut().zip(m) {
         if q[0].is_nan() || q[0] <= 0.1 {
             return None;
         }
@@ -243,13 +287,68 @@ fn slopes(pairs: &[Pair], u: &[[f64; 3]], keep: &dyn Fn(usize) -> bool) -> Optio
     Some(out)
 }
 
+/// `1 − E_model/E_affine` over held-out folds: each fold predicted by the model fitted without
+/// it, against the same with no slopes (its own `β`, `γ` by least squares). Whether a gain
+/// linear in space accounts for the pairs, whatever map came before.
+fn held_out_model_explained(
+    pairs: &[Pair],
+    u: &[[f64; 3]],
+    fold_of: &dyn Fn(usize) -> usize,
+    fold_models: &[Option<Model>],
+) -> f32 {
+    let (mut full, mut affine) = (Vec::new(), Vec::new());
+    for (f, m) in fold_models.iter().enumerate() {
+        let Some(m) = m else { continue };
+        let train = |i: usize| fold_of(i) != f;
+        // `β`, `γ` alone: the model with its slope columns held at zero.
+        let mut plain = [[0f64; 5]; 3];
+        for (c, row) in plain.iter_mut().enumerate() {
+            let (mut a, mut b) = ([[0f64; 2]; 2], [0f64; 2]);
+            for i in (0..pairs.len()).filter(|&i| train(i)) {
+                let (x, y, w) = ([pairs[i].source[c] as f64, 1.0], pairs[i].target[c] as f64, pairs[i].weight as f64);
+                for r in 0..2 {
+                    for k in 0..2 {
+                        a[r][k] += w * x[r] * x[k];
+                    }
+                    b[r] += w * x[r] * y;
+                }
+            }
+            let Some([beta, gamma]) = solve(a, b) else { return 0.0 };
+            *row = [beta, gamma, 0.0, 0.0, 0.0];
+        }
+        // Residuals as pairs whose target is the source plus the residual, for `cell_errors`.
+        let residuals = |q: &Model| -> Vec<Pair> {
+            (0..pairs.len())
+                .filter(|&i| !train(i))
+                .map(|i| {
+                    let p = pairs[i];
+                    let target = std::array::from_fn(|c| {
+                        let x = features(&p, &u[i], c);
+                        let predicted: f64 = (0..5).map(|k| q[c][k] * x[k]).sum();
+                        p.source[c] + (p.target[c] as f64 - predicted) as f32
+                    });
+                    Pair { target, ..p }
+                })
+                .collect()
+        };
+        let identity = ColourMap::identity();
+        full.extend(super::cell_errors(&identity, &residuals(m).iter().collect::<Vec<_>>()));
+        affine.extend(super::cell_errors(&identity, &residuals(&plain).iter().collect::<Vec<_>>()));
+    }
+    match (super::trimmed_mean(full), super::trimmed_mean(affine)) {
+        (Some(f), Some(a)) if a > 0.0 => 1.0 - f / a,
+        _ => 0.0,
+    }
+}
+
 /// `1 − E_shaded/E_unshaded` over held-out folds, each corrected by `fold_slopes[f]` (the slopes
-/// fitted without it).
+/// fitted without it) along the first `axes` axes.
 fn held_out_explained(
     pairs: &[Pair],
     u: &[[f64; 3]],
     fold_of: &dyn Fn(usize) -> usize,
     fold_slopes: &[Option<[[f64; 3]; 3]>],
+    axes: usize,
 ) -> f32 {
     let (mut shaded, mut plain) = (Vec::new(), Vec::new());
     for (f, s) in fold_slopes.iter().enumerate() {
@@ -260,7 +359,7 @@ fn held_out_explained(
             .map(|&i| {
                 let mut p = pairs[i];
                 for (t, slope) in p.target.iter_mut().zip(s) {
-                    let h = 1.0 + slope[0] * u[i][0] + slope[1] * u[i][1];
+                    let h = 1.0 + (0..axes).map(|k| slope[k] * u[i][k]).sum::<f64>();
                     *t /= h.clamp(1.0 / MAX_GAIN as f64, MAX_GAIN as f64) as f32;
                 }
                 p
@@ -324,7 +423,7 @@ mod tests {
     #[test]
     fn a_gain_that_drifts_along_the_seam_is_found_and_undone() {
         let pairs = band(|p| 0.8 + 0.4 * p[0], 0.03, 0.05);
-        let s = fit(&pairs, &target_centres()).expect("shading found");
+        let s = fit(&pairs, &target_centres(), false).expect("shading found");
         assert!(s.explained > 0.3, "{s:?}");
         for x in [0.1, 0.5, 0.9] {
             // The gain relative to the overlap's centre (x = 0.5): the global map holds the level.
@@ -341,16 +440,32 @@ mod tests {
     fn a_gradient_across_the_seam_is_not_carried_into_the_target() {
         // Even measured exactly, a slope across a thin band is not extrapolated.
         let pairs = band(|p| 1.0 + 0.4 * p[2], 0.03, 0.0);
-        if let Some(s) = fit(&pairs, &target_centres()) {
+        if let Some(s) = fit(&pairs, &target_centres(), false) {
             assert_eq!(s.gain_at([0.5, 0.5, 0.95]), s.gain_at([0.5, 0.5, 0.0]), "{s:?}");
         }
     }
 
     #[test]
+    fn on_exact_copies_a_gradient_across_the_seam_is_carried_into_the_target() {
+        let gain = |p: [f32; 3]| 1.0 + 0.4 * p[2] + 0.1 * p[0];
+        let s = fit(&band(gain, 0.03, 0.0), &target_centres(), true).expect("shading found");
+        assert!(s.fade.is_none() && s.explained > 0.9, "{s:?}");
+        for p in [[0.2, 0.5, 0.0], [0.5, 0.5, 0.5], [0.8, 0.3, 0.95]] {
+            // Relative to the overlap's centre (0.5, 0.5, 0), where the global map holds the level.
+            let truth = gain([0.5, 0.5, 0.0]) / gain(p);
+            let g = s.gain_at(p);
+            assert!(g.iter().all(|g| (g - truth).abs() < 0.01), "{p:?}: {g:?} vs {truth}");
+        }
+        // Copies whose difference is no gradient in space leave nothing to carry across.
+        let noisy = band(|_| 1.0, 0.03, 0.2);
+        assert!(fit(&noisy, &target_centres(), true).is_none_or(|s| s.slopes.iter().all(|r| r[2] == 0.0)));
+    }
+
+    #[test]
     fn noise_and_a_global_map_leave_no_shading() {
         let pairs = band(|_| 1.0, 0.03, 0.2);
-        assert!(fit(&pairs, &target_centres()).is_none());
+        assert!(fit(&pairs, &target_centres(), false).is_none());
         let pairs = band(|_| 0.8, 0.03, 0.0);
-        assert!(fit(&pairs, &target_centres()).is_none(), "a constant gain is the global map's");
+        assert!(fit(&pairs, &target_centres(), false).is_none(), "a constant gain is the global map's");
     }
 }

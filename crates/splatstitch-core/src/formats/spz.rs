@@ -303,9 +303,7 @@ fn pack_into(c: &GaussianCloud, version: u32, fb: u8, arrays: &mut [Vec<u8>; 6])
     }
     alphas.extend(c.opacities.iter().map(|o| to_u8(sigmoid(*o) * 255.0)));
     for block in c.sh.chunks_exact(stride) {
-        for ch in 0..3 {
-            colors.push(to_u8(block[ch] * COLOR_SCALE * 255.0 + 127.5));
-        }
+        colors.extend(block[..3].iter().map(|v| to_u8(v * COLOR_SCALE * 255.0 + 127.5)));
     }
     scales.extend(c.log_scales.iter().flatten().map(|s| to_u8((s + 10.0) * 16.0)));
     for q in &c.rotations {

@@ -55,6 +55,10 @@ pub struct TransferReport {
     /// Seam error on the validation views without and with the transfer.
     pub validation_before: Option<f32>,
     pub validation_after: Option<f32>,
+    /// Applied although the validation views' seam error rose: exact copies held out measured
+    /// the change (shading across the seam), which the views, seeing only the seam, cannot judge.
+    /// The result is then held against the transferred start, not the input.
+    pub validation_overruled: bool,
 }
 
 impl TransferReport {
@@ -67,6 +71,7 @@ impl TransferReport {
             shading_applied: false,
             validation_before: None,
             validation_after: None,
+            validation_overruled: false,
         }
     }
 }

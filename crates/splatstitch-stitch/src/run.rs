@@ -453,16 +453,29 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
         let input = v.score(&target.sh);
         vreport.input = Some(input);
         let result = v.score(&blended.sh);
-        let changed = blended.sh != target.sh;
-        if changed && blend.method == Method::Stitch && blend.keep_best && result.seam_error >= input.seam_error {
-            blended = target.clone();
-            vreport.kept_input = true;
-            vreport.kept_iteration = None;
-            notes.push(format!(
-                "kept the input's colours: no result beat them on the validation views (seam error {:.4}, \
-                 best {:.4})",
-                input.seam_error, result.seam_error
-            ));
+        // Where exact copies overruled the views on the transfer, the transferred start is what
+        // the optimizer must not fall behind.
+        let start = if transfer.validation_overruled { &initial } else { target };
+        let changed = blended.sh != start.sh;
+        let bar = if transfer.validation_overruled { v.score(&initial.sh) } else { input };
+        if changed && blend.method == Method::Stitch && blend.keep_best && result.seam_error >= bar.seam_error {
+            blended = start.clone();
+            if transfer.validation_overruled {
+                vreport.kept_iteration = Some(0);
+                notes.push(format!(
+                    "kept the seam transfer's colours: no iterate beat them on the validation views \
+                     (seam error {:.4}, best {:.4})",
+                    bar.seam_error, result.seam_error
+                ));
+            } else {
+                vreport.kept_input = true;
+                vreport.kept_iteration = None;
+                notes.push(format!(
+                    "kept the input's colours: no result beat them on the validation views (seam error {:.4}, \
+                     best {:.4})",
+                    input.seam_error, result.seam_error
+                ));
+            }
         }
     }
     t.optimize = lap.elapsed().as_secs_f64();

@@ -274,6 +274,7 @@ pub fn seam_transfer(i: &TransferInputs, blend: &BlendSpec) -> (TransferReport, 
             return (report, None);
         }
         if after >= before {
+            report.validation_overruled = true;
             overruled = format!(
                 "; applied although the validation views' seam error rose ({before:.4} → {after:.4}): \
                  the exact copies held out confirm it"

@@ -93,9 +93,9 @@ pub struct Confidence {
     pub significance: f32,
     /// The strength applied: `max(ramp(explained), vouched) · ramp(informative) · (1 − ramp(moves))`,
     /// where `vouched = z²/(1 + z²)` for significance `z` beyond [`SIGNIFICANT`] when the map
-    /// explains more than the ramp's start and moves colours by [`SIGNIFICANT_MOVE`] or more, or
-    /// when it was fitted on exact copies and explains [`EXACT_EXPLAINED`] of their held-out
-    /// difference (and anything at all of the renders').
+    /// explains more than the ramp's start and moves colours by [`SIGNIFICANT_MOVE`] or more. A
+    /// map fitted on exact copies that explains [`EXACT_EXPLAINED`] of their held-out difference
+    /// (and anything at all of the renders') is applied at `z²/(1 + z²)` alone.
     pub value: f32,
 }
 
@@ -220,13 +220,17 @@ pub fn fit(
     // change worth making: a small significant shift on exact correspondences (a shared band)
     // can be a local lighting difference that a global map carries to the wrong places.
     // Exact copies that one map explains almost entirely (held out) show a global change, not a
-    // local one: significance vouches for it however small it is.
+    // local one and not two materials (whose copies no map explains): their significance alone
+    // decides, however small the change, whatever the renders' noisier samples say.
     let exact = chosen.samples == SampleKind::Exact && chosen.self_explained >= EXACT_EXPLAINED && explained > 0.0;
-    let vouched =
-        if (explained > EXPLAINED.0 && moves >= SIGNIFICANT_MOVE) || exact { shrink(significance) } else { 0.0 };
-    let value = ramp(explained, EXPLAINED.0, EXPLAINED.1).max(vouched)
-        * ramp(informative, INFORMATIVE.0, INFORMATIVE.1)
-        * (1.0 - ramp(moves, MOVES.0, MOVES.1));
+    let vouched = if explained > EXPLAINED.0 && moves >= SIGNIFICANT_MOVE { shrink(significance) } else { 0.0 };
+    let value = if exact {
+        shrink(significance)
+    } else {
+        ramp(explained, EXPLAINED.0, EXPLAINED.1).max(vouched)
+            * ramp(informative, INFORMATIVE.0, INFORMATIVE.1)
+            * (1.0 - ramp(moves, MOVES.0, MOVES.1))
+    };
     Ok(SeamFit {
         model: chosen.model,
         samples: chosen.samples,

@@ -172,15 +172,18 @@ pub fn exact_pairs(target: &GaussianCloud, source: &GaussianCloud, diagonal: f32
         [p[0], p[1], p[2], s[0], s[1], s[2], r[0], r[1], r[2], r[3], c.opacities[i]].map(f32::to_bits)
     };
     let finite = |c: &GaussianCloud, i: usize| c.positions[i].iter().all(|v| v.is_finite());
-    let in_target: HashMap<[u32; 11], usize> =
-        (0..target.len()).filter(|&i| finite(target, i)).map(|i| (key(target, i), i)).collect();
-    if in_target.is_empty() {
+    // The smaller cloud is hashed, the larger scanned: (target index, source index) pairs.
+    let (small, large, small_is_target) =
+        if target.len() <= source.len() { (target, source, true) } else { (source, target, false) };
+    let hashed: HashMap<[u32; 11], usize> =
+        (0..small.len()).filter(|&i| finite(small, i)).map(|i| (key(small, i), i)).collect();
+    if hashed.is_empty() {
         return Vec::new();
     }
-    let mut matches: Vec<(usize, usize)> = (0..source.len())
+    let mut matches: Vec<(usize, usize)> = (0..large.len())
         .into_par_iter()
-        .filter(|&j| finite(source, j))
-        .filter_map(|j| in_target.get(&key(source, j)).map(|&i| (i, j)))
+        .filter(|&j| finite(large, j))
+        .filter_map(|j| hashed.get(&key(large, j)).map(|&i| if small_is_target { (i, j) } else { (j, i) }))
         .collect();
     matches.sort_unstable();
     matches.dedup_by_key(|m| m.0);
@@ -209,4 +212,40 @@ fn thin(pairs: Vec<Pair>) -> Vec<Pair> {
     }
     let step = pairs.len() as f64 / MAX_PAIRS as f64;
     (0..MAX_PAIRS).map(|i| pairs[(i as f64 * step) as usize]).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cloud(n: usize, offset: f32) -> GaussianCloud {
+        let mut c = GaussianCloud::with_len(n, 0);
+        for i in 0..n {
+            c.positions[i] = [i as f32 * 0.01 + offset, (i as f32).sin(), 0.0];
+            c.sh[3 * i] = i as f32 * 0.001;
+        }
+        c
+    }
+
+    #[test]
+    fn exact_pairs_are_the_gaussians_both_clouds_hold_with_each_copys_colour() {
+        let source = cloud(500, 0.0);
+        // The source's last 200 Gaussians, recoloured, and 100 of its own nearby.
+        let mut target = source.rows(300..500);
+        target.append(&cloud(100, 0.005));
+        for v in target.sh.iter_mut().step_by(3) {
+            *v += 0.5;
+        }
+        target.opacities[0] = 0.25;
+        for (a, b) in [(&target, &source), (&source, &target)] {
+            let pairs = exact_pairs(a, b, 1.0);
+            assert_eq!(pairs.len(), 199, "a changed opacity is another Gaussian");
+            for p in &pairs {
+                assert!(p.position[0] >= 3.0 && p.position[0] < 5.0, "{p:?}");
+                let shift = splatstitch_core::sh::SH_C0 * 0.5;
+                let expected = if std::ptr::eq(a, &target) { shift } else { -shift };
+                assert!((p.target[0] - p.source[0] - expected).abs() < 1e-5, "{p:?}");
+            }
+        }
+    }
 }

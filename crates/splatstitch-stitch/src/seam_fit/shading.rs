@@ -186,8 +186,11 @@ pub fn fit(pairs: &[Pair], targets: &[[f32; 3]], exact: bool) -> Option<Shading>
         slope = [[0.0; 3]; 3];
     }
     let overlap_range = |k: usize| quantile_range(u.iter().map(|v| v[k]));
-    let target_range =
-        |k: usize| quantile_range(targets.iter().map(|p| (pos(p) - centre).dot(axes[k])).chain(u.iter().map(|v| v[k])));
+    // The target's own range, widened to the overlap's where the overlap reaches farther.
+    let target_range = |k: usize| {
+        let (t, o) = (quantile_range(targets.iter().map(|p| (pos(p) - centre).dot(axes[k]))), overlap_range(k));
+        (t.0.min(o.0), t.1.max(o.1))
+    };
     let ranges = if across {
         [target_range(0), target_range(1), target_range(2)]
     } else {

@@ -453,29 +453,27 @@ pub fn run(job: &Job, opts: &RunOptions) -> Result<Report, StitchError> {
         let input = v.score(&target.sh);
         vreport.input = Some(input);
         let result = v.score(&blended.sh);
-        // Where exact copies overruled the views on the transfer, the transferred start is what
-        // the optimizer must not fall behind.
-        let start = if transfer.validation_overruled { &initial } else { target };
-        let changed = blended.sh != start.sh;
-        let bar = if transfer.validation_overruled { v.score(&initial.sh) } else { input };
-        if changed && blend.method == Method::Stitch && blend.keep_best && result.seam_error >= bar.seam_error {
+        // Where exact copies overruled the views on the transfer, the transferred start (the
+        // curve's first point) is what the result must not fall behind.
+        let overruled = transfer.validation_overruled;
+        let (start, bar) = match vreport.curve.first() {
+            Some(first) if overruled => (&initial, first.score),
+            _ => (target, input),
+        };
+        if blended.sh != start.sh
+            && blend.method == Method::Stitch
+            && blend.keep_best
+            && result.seam_error >= bar.seam_error
+        {
             blended = start.clone();
-            if transfer.validation_overruled {
-                vreport.kept_iteration = Some(0);
-                notes.push(format!(
-                    "kept the seam transfer's colours: no iterate beat them on the validation views \
-                     (seam error {:.4}, best {:.4})",
-                    bar.seam_error, result.seam_error
-                ));
-            } else {
-                vreport.kept_input = true;
-                vreport.kept_iteration = None;
-                notes.push(format!(
-                    "kept the input's colours: no result beat them on the validation views (seam error {:.4}, \
-                     best {:.4})",
-                    input.seam_error, result.seam_error
-                ));
-            }
+            vreport.kept_input = !overruled;
+            vreport.kept_iteration = overruled.then_some(0);
+            let what =
+                if overruled { "the seam transfer's colours: no iterate" } else { "the input's colours: no result" };
+            notes.push(format!(
+                "kept {what} beat them on the validation views (seam error {:.4}, best {:.4})",
+                bar.seam_error, result.seam_error
+            ));
         }
     }
     t.optimize = lap.elapsed().as_secs_f64();

@@ -22,15 +22,11 @@ fn case(kind: ChangeKind, blend: &str) -> (splatstitch_stitch::Report, f64, f64)
 }
 
 fn case_with(change: Change, blend: &str) -> (splatstitch_stitch::Report, f64, f64) {
-    case_cut(change, BandKind::Shared, blend)
-}
-
-fn case_cut(change: Change, band: BandKind, blend: &str) -> (splatstitch_stitch::Report, f64, f64) {
     let cloud = fruit();
     let mut xs: Vec<f32> = cloud.positions.iter().map(|p| p[0]).collect();
     xs.sort_unstable_by(f32::total_cmp);
     let plane = Plane { normal: [1.0, 0.0, 0.0], offset: xs[xs.len() / 2], band: 0.03 };
-    let (source, truth) = cut(&cloud, &plane, band, &mut Rng::new(1));
+    let (source, truth) = cut(&cloud, &plane, BandKind::Shared, &mut Rng::new(1));
     let changed = change.apply(&truth);
     let dir = tempfile::tempdir().unwrap();
     formats::save(&dir.path().join("source.ply"), &source, &SaveOptions::default()).unwrap();
@@ -49,6 +45,14 @@ fn case_cut(change: Change, band: BandKind, blend: &str) -> (splatstitch_stitch:
     (report, score.recovery, score.moved)
 }
 
+/// Light falling off along `direction` by 35–45 % across the target.
+fn light_along(direction: [f32; 3]) -> Change {
+    let mut light = Change::draw(ChangeKind::Lighting, &mut Rng::new(11));
+    light.direction = direction;
+    light.slope = [0.45, 0.4, 0.35];
+    light
+}
+
 #[test]
 fn the_seam_fit_undoes_a_colour_change_on_a_real_capture() {
     for kind in [ChangeKind::GainOffset, ChangeKind::Matrix] {
@@ -62,9 +66,7 @@ fn the_seam_fit_undoes_a_colour_change_on_a_real_capture() {
 fn light_falling_off_along_the_seam_is_undone() {
     // The cut runs across x; the light falls off along y, along the seam: no global map explains
     // the overlap, the shading along the seam does.
-    let mut light = Change::draw(ChangeKind::Lighting, &mut Rng::new(11));
-    light.direction = [0.0, 1.0, 0.0];
-    light.slope = [0.45, 0.4, 0.35];
+    let light = light_along([0.0, 1.0, 0.0]);
     // From the renders alone, as where two captures overlap (no exact copies): the slope across
     // is not measured and only the slopes along are applied.
     let (report, recovery, _) = case_with(light.clone(), "iterations = 0\ntransfer_samples = \"image\"");
@@ -86,9 +88,7 @@ fn light_falling_off_across_the_seam_is_undone_where_the_parts_share_gaussians()
     // One capture cut twice shares the band's Gaussians, whose two copies measure the gain's
     // change across the band exactly; a global map fitted there would double the error at the
     // target's far end.
-    let mut light = Change::draw(ChangeKind::Lighting, &mut Rng::new(11));
-    light.direction = [1.0, 0.0, 0.0];
-    light.slope = [0.45, 0.4, 0.35];
+    let light = light_along([1.0, 0.0, 0.0]);
     let (report, recovery, _) = case_with(light.clone(), "iterations = 0");
     let t = &report.seam_transfer;
     assert!(t.shading_applied, "{}", t.reason);

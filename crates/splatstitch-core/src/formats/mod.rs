@@ -294,14 +294,13 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, LoadError> {
     let bytes = if streamed { map_file(path, progress) } else { read_file(path, progress) }
         .map_err(|e| wrap(FormatError::Io(e)))?;
     let total = bytes.len() as u64;
+    // Only the PLY reader, which the map above is made for, hands stretches back.
     let release = |at: usize, len: usize| {
-        if streamed {
-            // SAFETY: the map is private and read-only: dropped pages read again from the file,
-            // with the same bytes, if anything touches them after this.
-            let _ = unsafe { bytes.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, at, len) };
-            if let Some(p) = progress {
-                p.set((at + len) as u64, total);
-            }
+        // SAFETY: the map is private and read-only: dropped pages read again from the file, with
+        // the same bytes, if anything touches them after this.
+        let _ = unsafe { bytes.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, at, len) };
+        if let Some(p) = progress {
+            p.set((at + len) as u64, total);
         }
     };
     let folder = path.parent().unwrap_or(Path::new("."));

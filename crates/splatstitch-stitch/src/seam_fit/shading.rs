@@ -176,7 +176,7 @@ pub fn fit(pairs: &[Pair], targets: &[[f32; 3]], exact: bool) -> Option<Shading>
         .then(|| held_out_model_explained(pairs, &u, &fold_of, &fold_models))
         .filter(|e| *e >= ACROSS_EXPLAINS);
     let across = in_3d.is_some();
-    let explained = in_3d.unwrap_or_else(|| held_out_explained(pairs, &u, &fold_of, &fold_slopes, 2));
+    let explained = in_3d.unwrap_or_else(|| held_out_explained(pairs, &u, &fold_of, &fold_slopes));
     if !across {
         for row in slope.iter_mut() {
             row[2] = 0.0;
@@ -255,18 +255,8 @@ fn features(p: &Pair, u: &[f64; 3], c: usize) -> [f64; 5] {
 fn model(pairs: &[Pair], u: &[[f64; 3]], keep: &dyn Fn(usize) -> bool) -> Option<Model> {
     let mut out = [[0f64; 5]; 3];
     for (c, row) in out.iter_mut().enumerate() {
-        let solve_over = |admit: &dyn Fn(usize) -> bool| -> Option<[f64; 5]> {
-            let (mut a, mut b) = ([[0f64; 5]; 5], [0f64; 5]);
-            for i in (0..pairs.len()).filter(|&i| keep(i) && admit(i)) {
-                let (x, y, w) = (features(&pairs[i], &u[i], c), pairs[i].target[c] as f64, pairs[i].weight as f64);
-                for r in 0..5 {
-                    for k in 0..5 {
-                        a[r][k] += w * x[r] * x[k];
-                    }
-                    b[r] += w * x[r] * y;
-                }
-            }
-            solve(a, b)
+        let solve_over = |admit: &dyn Fn(usize) -> bool| {
+            least_squares(pairs, c, |i| keep(i) && admit(i), |i| features(&pairs[i], &u[i], c))
         };
         let first = solve_over(&|_| true)?;
         let residual = |i: usize, q: &[f64; 5]| {
@@ -279,6 +269,27 @@ fn model(pairs: &[Pair], u: &[[f64; 3]], keep: &dyn Fn(usize) -> bool) -> Option
         *row = if limit > 0.0 { solve_over(&|i| residual(i, &first) <= limit).unwrap_or(first) } else { first };
     }
     Some(out)
+}
+
+/// Weighted least squares of channel `c`'s target colour on `features(i)` over the pairs `admit`
+/// takes.
+fn least_squares<const N: usize>(
+    pairs: &[Pair],
+    c: usize,
+    admit: impl Fn(usize) -> bool,
+    features: impl Fn(usize) -> [f64; N],
+) -> Option<[f64; N]> {
+    let (mut a, mut b) = ([[0f64; N]; N], [0f64; N]);
+    for i in (0..pairs.len()).filter(|&i| admit(i)) {
+        let (x, y, w) = (features(i), pairs[i].target[c] as f64, pairs[i].weight as f64);
+        for r in 0..N {
+            for k in 0..N {
+                a[r][k] += w * x[r] * x[k];
+            }
+            b[r] += w * x[r] * y;
+        }
+    }
+    solve(a, b)
 }
 
 /// The relative slopes `ρ` per channel and axis; `None` where a channel's `β` is implausible.
@@ -309,17 +320,9 @@ fn held_out_model_explained(
         // `β`, `γ` alone: the model with its slope columns held at zero.
         let mut plain = [[0f64; 5]; 3];
         for (c, row) in plain.iter_mut().enumerate() {
-            let (mut a, mut b) = ([[0f64; 2]; 2], [0f64; 2]);
-            for i in (0..pairs.len()).filter(|&i| train(i)) {
-                let (x, y, w) = ([pairs[i].source[c] as f64, 1.0], pairs[i].target[c] as f64, pairs[i].weight as f64);
-                for r in 0..2 {
-                    for k in 0..2 {
-                        a[r][k] += w * x[r] * x[k];
-                    }
-                    b[r] += w * x[r] * y;
-                }
-            }
-            let Some([beta, gamma]) = solve(a, b) else { return 0.0 };
+            let Some([beta, gamma]) = least_squares(pairs, c, train, |i| [pairs[i].source[c] as f64, 1.0]) else {
+                return 0.0;
+            };
             *row = [beta, gamma, 0.0, 0.0, 0.0];
         }
         // Residuals as pairs whose target is the source plus the residual, for `cell_errors`.
@@ -348,13 +351,12 @@ fn held_out_model_explained(
 }
 
 /// `1 − E_shaded/E_unshaded` over held-out folds, each corrected by `fold_slopes[f]` (the slopes
-/// fitted without it) along the first `axes` axes.
+/// fitted without it) along the seam.
 fn held_out_explained(
     pairs: &[Pair],
     u: &[[f64; 3]],
     fold_of: &dyn Fn(usize) -> usize,
     fold_slopes: &[Option<[[f64; 3]; 3]>],
-    axes: usize,
 ) -> f32 {
     let (mut shaded, mut plain) = (Vec::new(), Vec::new());
     for (f, s) in fold_slopes.iter().enumerate() {
@@ -365,7 +367,7 @@ fn held_out_explained(
             .map(|&i| {
                 let mut p = pairs[i];
                 for (t, slope) in p.target.iter_mut().zip(s) {
-                    let h = 1.0 + (0..axes).map(|k| slope[k] * u[i][k]).sum::<f64>();
+                    let h = 1.0 + slope[0] * u[i][0] + slope[1] * u[i][1];
                     *t /= h.clamp(1.0 / MAX_GAIN as f64, MAX_GAIN as f64) as f32;
                 }
                 p

@@ -25,6 +25,8 @@ pub trait ViewportBackend {
 pub struct CpuViewport {
     texture: Option<egui::TextureHandle>,
     drawn: Option<(u64, [u32; 2])>,
+    /// How long the last redraw took (render and texture), for the orbit benchmark.
+    pub last_draw_ms: Option<f64>,
 }
 
 impl ViewportBackend for CpuViewport {
@@ -39,6 +41,7 @@ impl ViewportBackend for CpuViewport {
         {
             return Ok(t.id());
         }
+        let started = std::time::Instant::now();
         let scene = RenderScene { layers: req.layers.clone() };
         let opts = RenderOptions { background: req.background, sh_degree: 3 };
         let img = render_cpu(&scene, &req.camera, &opts).map_err(|e| e.to_string())?;
@@ -48,6 +51,7 @@ impl ViewportBackend for CpuViewport {
             None => self.texture = Some(ctx.load_texture("viewport", color, egui::TextureOptions::LINEAR)),
         }
         self.drawn = Some((req.version, size));
+        self.last_draw_ms = Some(started.elapsed().as_secs_f64() * 1e3);
         Ok(self.texture.as_ref().expect("just set").id())
     }
 }

@@ -146,6 +146,41 @@ struct Running {
     viewport: Viewport,
 }
 
+/// Where one frame's time went (the orbit benchmark prints each phase's median), in ms.
+#[derive(Default, Clone, Copy)]
+struct FramePhases {
+    /// The UI pass, the viewport's render included.
+    ui: f64,
+    /// The CPU twin's render and its texture, inside `ui` (0 on the GPU viewport or when the
+    /// view did not change).
+    viewport: f64,
+    tessellate: f64,
+    /// Texture deltas and vertex buffers to the device.
+    upload: f64,
+    /// Waiting for the next surface image.
+    acquire: f64,
+    /// Recording, submitting and presenting the egui pass.
+    draw: f64,
+    /// Waiting for the device to finish the frame.
+    finish: f64,
+    total: f64,
+}
+
+impl FramePhases {
+    const NAMES: [&'static str; 7] = ["ui", "viewport", "tessellate", "upload", "acquire", "draw", "finish"];
+
+    fn get(&self, i: usize) -> f64 {
+        [self.ui, self.viewport, self.tessellate, self.upload, self.acquire, self.draw, self.finish][i]
+    }
+}
+
+fn ms_since(t: &mut Instant) -> f64 {
+    let now = Instant::now();
+    let ms = (now - *t).as_secs_f64() * 1e3;
+    *t = now;
+    ms
+}
+
 struct Shell {
     app: EditorApp,
     egui_ctx: egui::Context,
@@ -157,7 +192,7 @@ struct Shell {
     exit_after: Option<u64>,
     /// `SPLATSTITCH_BENCH_ORBIT=N`: once splats are drawn, orbit for N frames, waiting for the
     /// GPU each frame, then print the frame times and quit (docs/BENCHMARKS.md).
-    bench: Option<(u64, Vec<f64>)>,
+    bench: Option<(u64, Vec<FramePhases>)>,
     /// `SPLATSTITCH_BENCH_STITCH=1`: once splats are drawn, run the stitch panel's job and
     /// record when each UI frame is drawn until it finishes; print the UI frame rate, then quit.
     bench_stitch: Option<(bool, Vec<Instant>)>,
@@ -236,6 +271,8 @@ impl Shell {
     fn paint(&mut self) {
         let Some(r) = &mut self.running else { return };
         let started = Instant::now();
+        let mut phases = FramePhases::default();
+        let mut mark = started;
         let input = r.egui_state.take_egui_input(&r.window);
         let app = &mut self.app;
         let mut out = match &mut r.viewport {
@@ -248,8 +285,13 @@ impl Shell {
                 self.egui_ctx.run_ui(input, |ui| app.ui(ui, &mut frame))
             }
         };
+        phases.ui = ms_since(&mut mark);
+        if let Viewport::Cpu(vp, _) = &mut r.viewport {
+            phases.viewport = vp.last_draw_ms.take().unwrap_or(0.0);
+        }
         r.egui_state.handle_platform_output(&r.window, std::mem::take(&mut out.platform_output));
         let tris = self.egui_ctx.tessellate(std::mem::take(&mut out.shapes), out.pixels_per_point);
+        phases.tessellate = ms_since(&mut mark);
         for (id, deltas) in out.textures_delta.set.drain() {
             for delta in deltas {
                 r.egui_renderer.update_texture(&r.gpu.device, &r.gpu.queue, id, &delta);
@@ -257,6 +299,7 @@ impl Shell {
         }
         // Freed after painting; on a skipped frame nothing painted with them either.
         let freed: Vec<egui::TextureId> = out.textures_delta.free.drain().collect();
+        phases.upload = ms_since(&mut mark);
         let surface_tex = match r.surface.get_current_texture() {
             wgpu::CurrentSurfaceTexture::Success(t) | wgpu::CurrentSurfaceTexture::Suboptimal(t) => t,
             other => {
@@ -267,6 +310,7 @@ impl Shell {
                 return;
             }
         };
+        phases.acquire = ms_since(&mut mark);
         let view = surface_tex.texture.create_view(&wgpu::TextureViewDescriptor::default());
         let screen = egui_wgpu::ScreenDescriptor {
             size_in_pixels: [r.config.width, r.config.height],
@@ -296,6 +340,7 @@ impl Shell {
         r.gpu.queue.submit(extra.into_iter().chain([enc.finish()]));
         r.window.pre_present_notify();
         r.gpu.queue.present(surface_tex);
+        phases.draw = ms_since(&mut mark);
         if let Some((started, frames)) = &mut self.bench_stitch
             && self.app.state.first_frame.is_some()
         {
@@ -328,15 +373,28 @@ impl Shell {
             && self.app.state.first_frame.is_some()
         {
             let _ = r.gpu.device.poll(wgpu::PollType::wait_indefinitely());
-            times.push(started.elapsed().as_secs_f64() * 1e3);
+            phases.finish = ms_since(&mut mark);
+            phases.total = started.elapsed().as_secs_f64() * 1e3;
+            times.push(phases);
             self.app.state.camera.yaw += 0.02;
             self.app.state.mark_view_changed();
             if times.len() as u64 >= *n {
-                let mut t = times.clone();
+                let median = |f: &dyn Fn(&FramePhases) -> f64| {
+                    let mut v: Vec<f64> = times.iter().map(f).collect();
+                    v.sort_by(f64::total_cmp);
+                    v[v.len() / 2]
+                };
+                let mut t: Vec<f64> = times.iter().map(|p| p.total).collect();
                 t.sort_by(f64::total_cmp);
                 let size = self.app.state.viewport_size;
+                let parts: Vec<String> = FramePhases::NAMES
+                    .iter()
+                    .enumerate()
+                    .map(|(i, name)| format!("{name} {:.1}", median(&|p: &FramePhases| p.get(i))))
+                    .collect();
                 eprintln!(
-                    "splatstitch bench: {} frames, viewport {}x{}, {} Gaussians: median {:.1} ms, p90 {:.1} ms ({:.1} fps) on {}",
+                    "splatstitch bench: {} frames, viewport {}x{}, {} Gaussians: median {:.1} ms, p90 {:.1} ms ({:.1} fps) on {}; \
+                     phase medians (ms): {}",
                     t.len(),
                     size[0],
                     size[1],
@@ -347,7 +405,8 @@ impl Shell {
                     match r.viewport {
                         Viewport::Gpu(_) => format!("the GPU rasterizer on {}", r.gpu.describe()),
                         Viewport::Cpu(..) => format!("the CPU twin (window on {})", r.gpu.describe()),
-                    }
+                    },
+                    parts.join(", ")
                 );
                 self.exit_after = Some(0);
             }

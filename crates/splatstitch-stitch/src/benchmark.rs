@@ -124,10 +124,27 @@ pub struct Plane {
 /// A random cut through the middle of the capture (its centres' median), the band
 /// `band_fraction` of the robust diagonal wide.
 pub fn random_plane(cloud: &GaussianCloud, rng: &mut Rng, band_fraction: f32) -> Plane {
+    random_plane_at(cloud, rng, band_fraction, 0.5)
+}
+
+/// [`random_plane`] moved along its normal from the median by the distance between the
+/// quantiles `at` and ½ of the centres' projections: at `at` = 0.3 about 30 % of the capture
+/// lies below the plane (the source is the smaller part).
+pub fn random_plane_at(cloud: &GaussianCloud, rng: &mut Rng, band_fraction: f32, at: f32) -> Plane {
     let (lo, hi) = quantile_box(cloud, 0.01);
     let (mlo, _) = quantile_box(cloud, 0.5);
     let n = rng.direction();
-    Plane { normal: n.into(), offset: n.dot(mlo), band: band_fraction * (hi - lo).length() }
+    let mut offset = n.dot(mlo);
+    if at != 0.5 {
+        let mut along: Vec<f32> =
+            cloud.positions.iter().map(|p| Vec3::from(*p).dot(n)).filter(|x| x.is_finite()).collect();
+        if !along.is_empty() {
+            along.sort_unstable_by(f32::total_cmp);
+            let q = |q: f32| along[(q.clamp(0.0, 1.0) * (along.len() - 1) as f32).round() as usize];
+            offset += q(at) - q(0.5);
+        }
+    }
+    Plane { normal: n.into(), offset, band: band_fraction * (hi - lo).length() }
 }
 
 /// Cuts `cloud` into `(source, target)`: the source below the plane up to half the band above
@@ -165,9 +182,17 @@ pub struct Change {
 
 impl Change {
     pub fn draw(kind: ChangeKind, rng: &mut Rng) -> Change {
+        Self::draw_scaled(kind, rng, 1.0)
+    }
+
+    /// [`Change::draw`] with every departure from no change (gain and exposure away from 1,
+    /// offsets, cross-talk, the gammas' logarithms, the light's slopes) times `strength`; the
+    /// same seed draws the same case at `strength` 1.
+    pub fn draw_scaled(kind: ChangeKind, rng: &mut Rng, strength: f32) -> Change {
+        let k = strength;
         let s: [f32; 3] = std::array::from_fn(|_| if rng.unit() < 0.5 { -1.0 } else { 1.0 });
-        let gain = |rng: &mut Rng, c: usize| 1.0 + s[c] * rng.range(0.08, 0.22);
-        let offset = |rng: &mut Rng| rng.range(-0.05, 0.05);
+        let gain = |rng: &mut Rng, c: usize| 1.0 + s[c] * k * rng.range(0.08, 0.22);
+        let offset = |rng: &mut Rng| k * rng.range(-0.05, 0.05);
         let none = ([0.0; 3], [0.0; 3]);
         let (map, (direction, slope)) = match kind {
             ChangeKind::GainOffset => {
@@ -178,15 +203,15 @@ impl Change {
                 let mut matrix = [[0f32; 3]; 3];
                 for (r, row) in matrix.iter_mut().enumerate() {
                     for (c, v) in row.iter_mut().enumerate() {
-                        *v = if r == c { gain(rng, r) } else { rng.range(-0.12, 0.12) };
+                        *v = if r == c { gain(rng, r) } else { k * rng.range(-0.12, 0.12) };
                     }
                 }
                 (ColourMap::Affine { matrix, offset: [offset(rng), offset(rng), offset(rng)] }, none)
             }
             ChangeKind::Tone => {
-                let exposure = 1.0 + s[0] * rng.range(0.1, 0.25);
+                let exposure = 1.0 + s[0] * k * rng.range(0.1, 0.25);
                 let gamma: [f32; 3] = std::array::from_fn(|c| {
-                    let g = rng.range(1.12, 1.4);
+                    let g = rng.range(1.12, 1.4).powf(k);
                     if s[c] > 0.0 { g } else { 1.0 / g }
                 });
                 (ColourMap::curves_from(0.0, 2.0, 81, |c, x| (exposure * x).max(0.0).powf(gamma[c])), none)
@@ -197,8 +222,8 @@ impl Change {
             }
             ChangeKind::Lighting => {
                 let d = rng.direction();
-                let base = 1.0 + s[0] * rng.range(0.0, 0.1);
-                let slope: [f32; 3] = std::array::from_fn(|_| s[1] * rng.range(0.3, 0.5));
+                let base = 1.0 + s[0] * k * rng.range(0.0, 0.1);
+                let slope: [f32; 3] = std::array::from_fn(|_| s[1] * k * rng.range(0.3, 0.5));
                 (ColourMap::gain_offset([base; 3], [0.0; 3]), (d.into(), slope))
             }
         };
@@ -338,9 +363,35 @@ mod tests {
     }
 
     #[test]
+    fn a_plane_at_a_quantile_leaves_that_share_of_the_capture_below_it() {
+        let c = grid(40);
+        for at in [0.3f32, 0.5, 0.8] {
+            let p = random_plane_at(&c, &mut Rng::new(2), 0.0, at);
+            let below = c.positions.iter().filter(|x| Vec3::from(**x).dot(Vec3::from(p.normal)) < p.offset).count();
+            let share = below as f32 / c.len() as f32;
+            assert!((share - at).abs() < 0.06, "at {at}: {share}");
+        }
+        assert_eq!(random_plane_at(&c, &mut Rng::new(2), 0.03, 0.5), random_plane(&c, &mut Rng::new(2), 0.03));
+    }
+
+    #[test]
     fn changes_are_drawn_reproducibly_and_lighting_varies_across_the_target() {
         for kind in ChangeKind::ALL {
             assert_eq!(Change::draw(kind, &mut Rng::new(3)), Change::draw(kind, &mut Rng::new(3)));
+            assert_eq!(Change::draw(kind, &mut Rng::new(3)), Change::draw_scaled(kind, &mut Rng::new(3), 1.0));
+        }
+        let (mild, strong) = (
+            Change::draw(ChangeKind::GainOffset, &mut Rng::new(3)),
+            Change::draw_scaled(ChangeKind::GainOffset, &mut Rng::new(3), 2.0),
+        );
+        let (ColourMap::Affine { matrix: m1, offset: o1 }, ColourMap::Affine { matrix: m2, offset: o2 }) =
+            (&mild.map, &strong.map)
+        else {
+            panic!("gain and offset is an affine map");
+        };
+        for c in 0..3 {
+            assert!(((m2[c][c] - 1.0) - 2.0 * (m1[c][c] - 1.0)).abs() < 1e-6);
+            assert!((o2[c] - 2.0 * o1[c]).abs() < 1e-6);
         }
         let c = grid(20);
         let mut light = Change::draw(ChangeKind::Lighting, &mut Rng::new(5));

@@ -85,13 +85,13 @@ impl Samples {
     }
 
     /// The renders' correspondences judge every candidate, unless there are too few of them.
-    fn evaluate(&self, blend: &BlendSpec) -> &[Pair] {
+    fn evaluate(&self, blend: &BlendSpec) -> (SampleKind, &[Pair]) {
         if self.image.len() >= seam_fit::MIN_PAIRS || blend.transfer_samples == TransferSamples::Image {
-            &self.image
-        } else if self.points.len() >= seam_fit::MIN_PAIRS || self.exact.len() < seam_fit::MIN_PAIRS {
-            &self.points
+            (SampleKind::Image, &self.image)
+        } else if self.points.len() >= seam_fit::MIN_PAIRS || self.exact.len() < seam_fit::MIN_EXACT {
+            (SampleKind::Points, &self.points)
         } else {
-            &self.exact
+            (SampleKind::Exact, &self.exact)
         }
     }
 
@@ -153,7 +153,15 @@ fn describe(fit: &SeamFit) -> String {
         c.significance,
         c.informative,
         c.moves,
-    )
+    ) + &match c.exact_explained {
+        Some(e) if e < seam_fit::EXACT_VETO => format!(
+            "; the Gaussians both layers hold differ in a way no colour map explains (the best explains {:.0} % \
+             of their difference): likelier another material than another capture",
+            100.0 * e.max(0.0)
+        ),
+        Some(e) => format!("; the best map explains {:.1} % of the exact copies' difference", 100.0 * e.max(0.0)),
+        None => String::new(),
+    }
 }
 
 fn describe_shading(s: &Shading) -> String {
@@ -199,12 +207,16 @@ pub fn seam_transfer(i: &TransferInputs, blend: &BlendSpec) -> (TransferReport, 
     };
     report.status = TransferStatus::Rejected;
     let map = (fit.strength >= MIN_STRENGTH).then(|| fit.applied());
+    // Exact copies that no map explains rule out a capture difference; only a shading that
+    // those same copies confirm may still be found.
+    let vetoed = fit.confidence.exact_explained.is_some_and(|e| e < seam_fit::EXACT_VETO);
     // Fitted on each set of correspondences; the one that explains its own held-out blocks best
     // is kept (exact ones, where the same Gaussians lie in both layers, beat the renders').
     let shading = if blend.transfer_shading {
         samples
             .fit_sets(blend)
             .into_iter()
+            .filter(|(kind, _)| !vetoed || *kind == SampleKind::Exact)
             .filter_map(|(kind, set)| {
                 let exact = kind == SampleKind::Exact;
                 // Exact copies are fitted as they are: the shading's own gain and offset take the

@@ -8,15 +8,13 @@
 use super::BenchArgs;
 use anyhow::{Context, bail};
 use splatstitch_core::GaussianCloud;
+use splatstitch_core::Similarity;
 use splatstitch_core::formats::{self, LoadOptions, SaveOptions, write_atomically};
-use splatstitch_stitch::benchmark::{BandKind, Change, ChangeKind, Rng, Scorer, cut, random_plane};
+use splatstitch_stitch::benchmark::{BandKind, Change, ChangeKind, Rng, Scorer, cut, random_plane_at};
 use splatstitch_stitch::run::RunOptions;
 use splatstitch_stitch::{Job, Report, run};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-
-/// Band width as a fraction of the capture's robust diagonal.
-const BAND: f32 = 0.03;
 
 /// One column of the table: a method with its `[blend]` lines.
 struct Variant {
@@ -28,6 +26,8 @@ struct Variant {
 #[derive(serde::Serialize)]
 struct Row {
     case: String,
+    /// The colour change (none for the LOD pair).
+    change: Option<&'static str>,
     variant: String,
     recovery: Option<f64>,
     /// Mean absolute change of the composite's renders (what a blend did at all).
@@ -37,6 +37,12 @@ struct Row {
     seam_after: f32,
     seconds: f64,
     decided: String,
+}
+
+impl Row {
+    fn is(&self, change: &str) -> bool {
+        self.change == Some(change)
+    }
 }
 
 fn variants(a: &BenchArgs) -> anyhow::Result<Vec<Variant>> {
@@ -179,6 +185,20 @@ fn decided(r: &Report) -> String {
     parts.join(", ").to_lowercase()
 }
 
+/// How the cases depart from the suite's (band 3 %, strength 1, cut through the middle, the
+/// capture's own units), for the case names.
+fn case_suffix(a: &BenchArgs) -> String {
+    let mut s = String::new();
+    for (name, value, default) in
+        [("band", a.band_width, 0.03), ("x", a.strength, 1.0), ("cut", a.cut_at, 0.5), ("scale", a.world_scale, 1.0)]
+    {
+        if value != default {
+            let _ = write!(s, " {name}{value}");
+        }
+    }
+    s
+}
+
 const CAPTURE_LAYERS: &str = "[[layer]]\nname = \"source\"\nfile = \"source.ply\"\nrole = \"source\"\n\n\
 [[layer]]\nname = \"target\"\nfile = \"target.ply\"\nrole = \"target\"\n";
 
@@ -225,17 +245,19 @@ pub fn run_bench(a: &BenchArgs) -> anyhow::Result<()> {
     );
     for capture in &a.captures {
         let path = a.capture(capture)?;
-        let cloud = formats::load(&path, &LoadOptions::default())?.cloud;
+        let mut cloud = formats::load(&path, &LoadOptions::default())?.cloud;
+        Similarity { scale: a.world_scale, ..Similarity::IDENTITY }.bake(&mut cloud);
         let short = capture.split('_').next().unwrap_or(capture);
         for &seed in &a.seeds {
             for &band in &bands {
                 let mut rng = Rng::new(seed * 1000 + capture.len() as u64);
-                let plane = random_plane(&cloud, &mut rng, BAND);
+                let plane = random_plane_at(&cloud, &mut rng, a.band_width, a.cut_at);
                 let (source, truth) = cut(&cloud, &plane, band, &mut rng);
                 for &change_kind in &changes {
-                    let change = Change::draw(change_kind, &mut Rng::new(seed * 7919 + change_kind as u64));
+                    let mut rng = Rng::new(seed * 7919 + change_kind as u64);
+                    let change = Change::draw_scaled(change_kind, &mut rng, a.strength);
                     let changed = change.apply(&truth);
-                    let case = format!("{short} s{seed} {} {}", band.name(), change_kind.name());
+                    let case = format!("{short} s{seed} {} {}{}", band.name(), change_kind.name(), case_suffix(a));
                     let dir = a.out.join(file_name(&case));
                     std::fs::create_dir_all(&dir)?;
                     formats::save(&dir.join("source.ply"), &source, &SaveOptions::default())?;
@@ -249,6 +271,7 @@ pub fn run_bench(a: &BenchArgs) -> anyhow::Result<()> {
                         let s = scorer.score(&blended);
                         let row = Row {
                             case: case.clone(),
+                            change: Some(change_kind.name()),
                             variant: v.label.clone(),
                             recovery: Some(s.recovery),
                             moved: s.moved,
@@ -281,6 +304,7 @@ pub fn run_bench(a: &BenchArgs) -> anyhow::Result<()> {
             let report = run(&Job::load(&job)?, &RunOptions::default())?;
             let row = Row {
                 case: "lod pair (flowers 27k | 93k)".into(),
+                change: None,
                 variant: v.label.clone(),
                 recovery: None,
                 moved: 0.0,
@@ -310,11 +334,16 @@ fn tables(rows: &[Row], variants: &[Variant], a: &BenchArgs) -> (String, String)
     let mut md = String::new();
     let _ = writeln!(
         md,
-        "Cases: {} × seeds {:?} × bands {:?} × changes {:?}{}; recovery scored on 9 other views at 192 px.\n",
+        "Cases: {} × seeds {:?} × bands {:?} × changes {:?}; band {} of the diagonal, strength {}, cut at {}, \
+         world scale {}{}; recovery scored on 9 other views at 192 px.\n",
         a.captures.join(", "),
         a.seeds,
         a.bands,
         a.changes,
+        a.band_width,
+        a.strength,
+        a.cut_at,
+        a.world_scale,
         if a.quick { " (--quick: 16 views at 128 px, 4 validation views)" } else { "" }
     );
     md.push_str(
@@ -328,16 +357,16 @@ fn tables(rows: &[Row], variants: &[Variant], a: &BenchArgs) -> (String, String)
             let x: Vec<f64> = mine.iter().filter(|r| f(r)).filter_map(|r| r.recovery).collect();
             (!x.is_empty()).then(|| x.iter().sum::<f64>() / x.len() as f64)
         };
-        let global = rec(&|r: &Row| !r.case.ends_with("lighting") && !r.case.ends_with("foreign"));
-        let lighting = rec(&|r: &Row| r.case.ends_with("lighting"));
-        let foreign: Vec<f64> = mine.iter().filter(|r| r.case.ends_with("foreign")).map(|r| r.moved).collect();
+        let global = rec(&|r: &Row| !r.is("lighting") && !r.is("foreign"));
+        let lighting = rec(&|r: &Row| r.is("lighting"));
+        let foreign: Vec<f64> = mine.iter().filter(|r| r.is("foreign")).map(|r| r.moved).collect();
         let foreign = (!foreign.is_empty()).then(|| foreign.iter().sum::<f64>() / foreign.len() as f64);
-        let all: Vec<f64> = mine.iter().filter(|r| !r.case.ends_with("foreign")).filter_map(|r| r.recovery).collect();
+        let all: Vec<f64> = mine.iter().filter(|r| !r.is("foreign")).filter_map(|r| r.recovery).collect();
         let min = all.iter().copied().fold(f64::INFINITY, f64::min);
         let below = all.iter().filter(|r| **r < 0.0).count();
         // A foreign case's truth is another material: its detail against it says nothing.
         let detail: Vec<f64> =
-            mine.iter().filter(|r| r.recovery.is_some() && !r.case.ends_with("foreign")).map(|r| r.detail).collect();
+            mine.iter().filter(|r| r.recovery.is_some() && !r.is("foreign")).map(|r| r.detail).collect();
         let min_detail = detail.iter().copied().fold(f64::INFINITY, f64::min);
         let lod = mine.iter().find(|r| r.recovery.is_none());
         let time = mine.iter().map(|r| r.seconds).sum::<f64>() / mine.len().max(1) as f64;

@@ -89,6 +89,23 @@ pub struct BenchArgs {
     /// Blend suite: case seeds (cut plane, colour change, dealing).
     #[arg(long, value_delimiter = ',', default_value = "1")]
     pub seeds: Vec<u64>,
+    /// Blend suite: the band both parts reach into, as a fraction of the capture's robust
+    /// diagonal (0 < F ≤ 0.3).
+    #[arg(long, default_value_t = 0.03, value_parser = fraction_in(0.0, 0.3))]
+    pub band_width: f32,
+    /// Blend suite: every colour change's departure from no change times this (gains and
+    /// exposure away from 1, offsets, cross-talk, the gammas' logarithms, the light's slopes;
+    /// 0 < F ≤ 3).
+    #[arg(long, default_value_t = 1.0, value_parser = fraction_in(0.0, 3.0))]
+    pub strength: f32,
+    /// Blend suite: where the cut lies along its normal, as the share of the capture below it
+    /// (the source side; 0.5 cuts through the middle, 0.1 ≤ Q ≤ 0.9).
+    #[arg(long, default_value_t = 0.5, value_parser = fraction_in(0.1, 0.9))]
+    pub cut_at: f32,
+    /// Blend suite: each capture scaled by this about the origin before it is cut (other world
+    /// units: a capture in centimetres is 100; 0.001 ≤ S ≤ 1000).
+    #[arg(long, default_value_t = 1.0, value_parser = fraction_in(0.001, 1000.0))]
+    pub world_scale: f32,
     /// Blend suite: `KEY=V1,V2,…` runs the `stitch` and `poisson` columns once per value (repeat
     /// for a grid).
     #[arg(long = "set", value_name = "KEY=V1,V2")]
@@ -189,3 +206,16 @@ pub fn generated_cloud(n: usize, degree: u8) -> GaussianCloud {
 }
 
 pub use splatstitch_stitch::run::peak_rss_mb;
+
+/// A clap parser for a number in `(lo, hi]` (or `[lo, hi]` when `lo` > 0).
+fn fraction_in(lo: f32, hi: f32) -> impl Fn(&str) -> Result<f32, String> + Clone {
+    move |text: &str| {
+        let v: f32 = text.trim().parse().map_err(|_| format!("`{text}` is not a number"))?;
+        let above = if lo > 0.0 { v >= lo } else { v > lo };
+        if above && v <= hi && v.is_finite() {
+            Ok(v)
+        } else {
+            Err(format!("{v} is outside {}{lo}, {hi}]", if lo > 0.0 { "[" } else { "(" }))
+        }
+    }
+}

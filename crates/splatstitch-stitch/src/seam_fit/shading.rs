@@ -127,7 +127,7 @@ impl Shading {
 /// `targets` are the target's centres (what it would change); `exact`: the pairs are the same
 /// Gaussians in both layers. `None` when nothing significant and worth applying is found.
 pub fn fit(pairs: &[Pair], targets: &[[f32; 3]], exact: bool) -> Option<Shading> {
-    if pairs.len() < super::MIN_PAIRS {
+    if pairs.len() < if exact { super::MIN_EXACT } else { super::MIN_PAIRS } {
         return None;
     }
     let (centre, axes) = frame(pairs)?;

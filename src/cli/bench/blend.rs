@@ -185,6 +185,17 @@ fn decided(r: &Report) -> String {
     parts.join(", ").to_lowercase()
 }
 
+/// A capture's name in case names: its first word (`flowers`), with the second where another
+/// capture of the run shares the first (`flowers_27k`), so no two cases share a folder.
+fn short_name(capture: &str, all: &[String]) -> String {
+    let first = |c: &str| c.split('_').next().unwrap_or(c).to_string();
+    if all.iter().filter(|c| first(c) == first(capture)).count() > 1 {
+        capture.split('_').take(2).collect::<Vec<_>>().join("_")
+    } else {
+        first(capture)
+    }
+}
+
 /// How the cases depart from the suite's (band 3 %, strength 1, cut through the middle, the
 /// capture's own units), for the case names.
 fn case_suffix(a: &BenchArgs) -> String {
@@ -247,7 +258,7 @@ pub fn run_bench(a: &BenchArgs) -> anyhow::Result<()> {
         let path = a.capture(capture)?;
         let mut cloud = formats::load(&path, &LoadOptions::default())?.cloud;
         Similarity { scale: a.world_scale, ..Similarity::IDENTITY }.bake(&mut cloud);
-        let short = capture.split('_').next().unwrap_or(capture);
+        let short = short_name(capture, &a.captures);
         for &seed in &a.seeds {
             for &band in &bands {
                 let mut rng = Rng::new(seed * 1000 + capture.len() as u64);
@@ -418,4 +429,19 @@ fn tables(rows: &[Row], variants: &[Variant], a: &BenchArgs) -> (String, String)
         );
     }
     (md, csv)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_name;
+
+    #[test]
+    fn captures_that_share_a_first_word_keep_their_second_in_case_names() {
+        let all: Vec<String> =
+            ["flowers_93k_sh2.ply", "guitar_91k_sh0.compressed.ply", "flowers_27k_sh2.ply"].map(String::from).into();
+        assert_eq!(short_name("guitar_91k_sh0.compressed.ply", &all), "guitar");
+        assert_eq!(short_name("flowers_93k_sh2.ply", &all), "flowers_93k");
+        assert_eq!(short_name("flowers_27k_sh2.ply", &all), "flowers_27k");
+        assert_eq!(short_name("flowers_27k_sh2.ply", &all[2..]), "flowers");
+    }
 }

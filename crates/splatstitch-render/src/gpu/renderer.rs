@@ -558,6 +558,27 @@ impl GpuRenderer {
         })
     }
 
+    /// A texture [`Self::render_to_texture`] can draw into, as the editor's viewport makes one.
+    pub fn viewport_target(&self, width: u32, height: u32) -> wgpu::TextureView {
+        let texture = self.ctx.device.create_texture(&wgpu::TextureDescriptor {
+            label: Some("viewport"),
+            size: wgpu::Extent3d { width, height, depth_or_array_layers: 1 },
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format: wgpu::TextureFormat::Rgba8Unorm,
+            usage: wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::TEXTURE_BINDING,
+            view_formats: &[],
+        });
+        texture.create_view(&wgpu::TextureViewDescriptor::default())
+    }
+
+    /// Waits until the device has finished everything submitted (frame timing without a readback).
+    pub fn wait_idle(&self) -> Result<(), GpuError> {
+        self.ctx.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| GpuError::Readback(e.to_string()))?;
+        Ok(())
+    }
+
     /// Per-pixel weights, as [`crate::pixel_weights_cpu`] computes them.
     pub fn pixel_weights(
         &self,

@@ -14,7 +14,7 @@ mkdir -p .gpu .gl
 strip -o .gpu/splatstitch target/release/splatstitch && xz -T2 -6 -f .gpu/splatstitch
 while read -r name exe; do strip -o ".gpu/$name" "$exe" && xz -T2 -6 -f ".gpu/$name"; done <<<"$tests"
 o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
-mkdir -p /tmp/amd64/partial && apt-get $o update -qq && (cd .gl && apt-get $o download libvulkan1)
+mkdir -p /tmp/amd64/partial && apt-get $o update -qq && (cd .gl && apt-get $o download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
 grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || printf '/.gpu/\n/.gl/\n' >> .git/info/exclude
 du -sh .gpu .gl
 echo "now: device run, command 'bash scripts/gpu_check.sh', carry ['.gl', '.gpu'], timeout 480"

@@ -60,10 +60,9 @@ impl GpuContext {
         Ok(Self { instance, adapter, device: Arc::new(device), queue: Arc::new(queue), info })
     }
 
-    /// The features to ask a device for: all the adapter has, except mappable primary buffers
-    /// (slow on discrete GPUs, and burn avoids them).
+    /// The features to ask a device for: see [`device_features`].
     pub fn wanted_features(adapter: &wgpu::Adapter) -> wgpu::Features {
-        adapter.features().difference(wgpu::Features::MAPPABLE_PRIMARY_BUFFERS)
+        device_features(adapter.features())
     }
 
     /// Wraps a device made elsewhere (the editor's, from egui-wgpu).
@@ -85,5 +84,26 @@ impl GpuContext {
     /// One line naming the adapter, for status bars and logs.
     pub fn describe(&self) -> String {
         format!("{} ({:?}, {:?})", self.info.name, self.info.backend, self.info.device_type)
+    }
+}
+
+/// Of the features an adapter offers, those a device is asked for: all but mappable primary
+/// buffers (slow on discrete GPUs, and burn avoids them) and wgpu's experimental ones, which a
+/// device refuses unless experimental features are switched on (NVIDIA's driver offers mesh
+/// shaders and ray-tracing pipelines; asking for them left the H200 with no device at all).
+pub fn device_features(offered: wgpu::Features) -> wgpu::Features {
+    offered.difference(wgpu::Features::MAPPABLE_PRIMARY_BUFFERS).difference(wgpu::Features::all_experimental_mask())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::device_features;
+
+    #[test]
+    fn experimental_and_mappable_primary_features_are_never_asked_for() {
+        let asked = device_features(wgpu::Features::all());
+        assert!(!asked.intersects(wgpu::Features::all_experimental_mask()));
+        assert!(!asked.contains(wgpu::Features::MAPPABLE_PRIMARY_BUFFERS));
+        assert!(asked.contains(wgpu::Features::SUBGROUP | wgpu::Features::SHADER_F16 | wgpu::Features::TIMESTAMP_QUERY));
     }
 }

@@ -49,10 +49,10 @@ fn window_draws_splats(viewport: &str) {
     std::thread::sleep(Duration::from_millis(800));
     let dir = tempfile::tempdir().unwrap();
     let mut editor = bin()
+        .args(["open", "--viewport", viewport])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("DISPLAY", &display)
         .env("SPLATSTITCH_RECOVERY_DIR", dir.path())
-        .env("SPLATSTITCH_VIEWPORT", viewport)
         .env("XDG_RUNTIME_DIR", dir.path())
         .stderr(Stdio::piped())
         .spawn()

@@ -4,7 +4,7 @@ use anyhow::Context;
 use clap::Args;
 use splatstitch_editor::autosave::{Autosave, recovery_path};
 use splatstitch_editor::state::MoveBudget;
-use splatstitch_editor::window::WindowError;
+use splatstitch_editor::window::{Present, ViewportRenderer, WindowError, WindowOptions};
 use splatstitch_editor::{Document, EditorApp};
 use std::path::PathBuf;
 
@@ -25,13 +25,57 @@ pub struct OpenArgs {
     /// frame takes longer than 60 ms (0.1 to 1; 1 keeps full resolution).
     #[arg(long, default_value_t = MoveBudget::default().resolution, value_parser = resolution_fraction)]
     pub move_resolution: f32,
+    /// How frames reach the screen: in step with the display (no tearing) or as soon as drawn
+    #[arg(long, value_enum, default_value_t = PresentArg::Vsync)]
+    pub present: PresentArg,
+    /// Which renderer draws the viewport: `auto` is the GPU rasterizer on a GPU and its CPU twin
+    /// on a software adapter, where the twin is 3–9× faster
+    #[arg(long, value_enum, default_value_t = ViewportArg::Auto)]
+    pub viewport: ViewportArg,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PresentArg {
+    /// In step with the display (no tearing)
+    Vsync,
+    /// As soon as a frame is drawn
+    NoVsync,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ViewportArg {
+    Auto,
+    Gpu,
+    Cpu,
+}
+
+impl OpenArgs {
+    fn window_options(&self) -> WindowOptions {
+        WindowOptions {
+            present: match self.present {
+                PresentArg::Vsync => Present::Vsync,
+                PresentArg::NoVsync => Present::NoVsync,
+            },
+            viewport: match self.viewport {
+                ViewportArg::Auto => ViewportRenderer::Auto,
+                ViewportArg::Gpu => ViewportRenderer::Gpu,
+                ViewportArg::Cpu => ViewportRenderer::Cpu,
+            },
+        }
+    }
 }
 
 impl OpenArgs {
     /// The editor on `files` with every setting at its default.
     pub fn of(files: Vec<PathBuf>) -> Self {
         let b = MoveBudget::default();
-        OpenArgs { files, move_budget: b.gaussians, move_resolution: b.resolution }
+        OpenArgs {
+            files,
+            move_budget: b.gaussians,
+            move_resolution: b.resolution,
+            present: PresentArg::Vsync,
+            viewport: ViewportArg::Auto,
+        }
     }
 }
 
@@ -60,10 +104,11 @@ pub fn run(a: OpenArgs) -> anyhow::Result<()> {
             anyhow::bail!("{}: no such file", f.display());
         }
     }
+    let options = a.window_options();
     let mut app = EditorApp::new(Document::default(), Some(Autosave::new(recovery_path())));
     app.state.move_budget.gaussians = a.move_budget;
     app.state.move_budget.resolution = a.move_resolution;
     let files = if a.files.is_empty() { demo_job().into_iter().collect() } else { a.files };
     app.state.add_files(files);
-    splatstitch_editor::window::run(app).context("editor")
+    splatstitch_editor::window::run(app, options).context("editor")
 }

@@ -22,6 +22,51 @@ pub enum WindowError {
     Start(String),
 }
 
+/// How finished frames reach the screen (`open --present`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Present {
+    /// In step with the display: no tearing, no frames drawn that are never shown.
+    #[default]
+    Vsync,
+    /// As soon as a frame is drawn (on lavapipe under Xvfb this measured the same as vsync).
+    NoVsync,
+}
+
+/// Which renderer draws the viewport (`open --viewport`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ViewportRenderer {
+    /// The GPU rasterizer on a hardware GPU, its CPU twin on a software adapter (lavapipe, where
+    /// the twin is 3–9× faster than the rasterizer emulated on the same cores).
+    #[default]
+    Auto,
+    Gpu,
+    Cpu,
+}
+
+/// The window's settings; the editor's own live in [`EditorApp`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WindowOptions {
+    pub present: Present,
+    pub viewport: ViewportRenderer,
+}
+
+impl WindowOptions {
+    fn present_mode(&self) -> wgpu::PresentMode {
+        match self.present {
+            Present::Vsync => wgpu::PresentMode::AutoVsync,
+            Present::NoVsync => wgpu::PresentMode::AutoNoVsync,
+        }
+    }
+
+    fn cpu_viewport(&self, software: bool) -> bool {
+        match self.viewport {
+            ViewportRenderer::Auto => software,
+            ViewportRenderer::Gpu => false,
+            ViewportRenderer::Cpu => true,
+        }
+    }
+}
+
 /// The viewport on the GPU: a texture the rasterizer writes and egui samples.
 struct GpuViewport {
     renderer: GpuRenderer,
@@ -117,7 +162,7 @@ impl ViewportBackend for GpuFrame<'_> {
 
 /// Which renderer draws the viewport. On a software adapter (lavapipe) the CPU twin is 3–9×
 /// faster than the GPU rasterizer emulated on the same cores (docs/BENCHMARKS.md), so the
-/// viewport uses it there; `SPLATSTITCH_VIEWPORT=gpu|cpu` overrides.
+/// viewport uses it there; `open --viewport gpu|cpu` overrides.
 enum Viewport {
     Gpu(Box<GpuViewport>),
     Cpu(CpuViewport, String),
@@ -183,6 +228,7 @@ fn ms_since(t: &mut Instant) -> f64 {
 
 struct Shell {
     app: EditorApp,
+    options: WindowOptions,
     egui_ctx: egui::Context,
     running: Option<Running>,
     error: Option<WindowError>,
@@ -231,7 +277,7 @@ impl Shell {
             format,
             width: size.width.max(1),
             height: size.height.max(1),
-            present_mode: wgpu::PresentMode::AutoVsync,
+            present_mode: self.options.present_mode(),
             desired_maximum_frame_latency: 2,
             alpha_mode: caps.alpha_modes[0],
             view_formats: vec![],
@@ -248,11 +294,13 @@ impl Shell {
         );
         let egui_renderer = egui_wgpu::Renderer::new(&gpu.device, format, egui_wgpu::RendererOptions::default());
         tracing::info!("editor on {}", gpu.describe());
-        let use_cpu = match std::env::var("SPLATSTITCH_VIEWPORT").as_deref() {
-            Ok("cpu") => true,
-            Ok("gpu") => false,
-            _ => gpu.is_software(),
-        };
+        let use_cpu = self.options.cpu_viewport(gpu.is_software());
+        tracing::info!(
+            "presenting {:?} in {:?}, viewport on the {}",
+            config.present_mode,
+            config.format,
+            if use_cpu { "CPU" } else { "GPU" }
+        );
         let viewport = if use_cpu {
             Viewport::Cpu(CpuViewport::default(), gpu.info.name.clone())
         } else {
@@ -491,10 +539,11 @@ impl ApplicationHandler for Shell {
 }
 
 /// Runs the editor until its window closes. Must be called on the main thread.
-pub fn run(app: EditorApp) -> Result<(), WindowError> {
+pub fn run(app: EditorApp, options: WindowOptions) -> Result<(), WindowError> {
     let event_loop = EventLoop::new().map_err(|e| WindowError::NoDisplay(e.to_string()))?;
     let mut shell = Shell {
         app,
+        options,
         egui_ctx: egui::Context::default(),
         running: None,
         error: None,

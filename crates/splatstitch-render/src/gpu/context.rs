@@ -104,6 +104,8 @@ mod tests {
         let asked = device_features(wgpu::Features::all());
         assert!(!asked.intersects(wgpu::Features::all_experimental_mask()));
         assert!(!asked.contains(wgpu::Features::MAPPABLE_PRIMARY_BUFFERS));
-        assert!(asked.contains(wgpu::Features::SUBGROUP | wgpu::Features::SHADER_F16 | wgpu::Features::TIMESTAMP_QUERY));
+        assert!(
+            asked.contains(wgpu::Features::SUBGROUP | wgpu::Features::SHADER_F16 | wgpu::Features::TIMESTAMP_QUERY)
+        );
     }
 }

@@ -25,6 +25,10 @@ pub struct OpenArgs {
     /// frame takes longer than 60 ms (0.1 to 1; 1 keeps full resolution).
     #[arg(long, default_value_t = MoveBudget::default().resolution, value_parser = resolution_fraction)]
     pub move_resolution: f32,
+    /// While the camera moves, keep the whole window's frame under this many milliseconds by
+    /// drawing fewer of the budget's Gaussians (halvings down to 5,000); 0 keeps the budget fixed
+    #[arg(long, default_value_t = MoveBudget::default().target_ms, value_parser = frame_target)]
+    pub move_target_ms: f32,
     /// How frames reach the screen: in step with the display (no tearing) or as soon as drawn
     #[arg(long, value_enum, default_value_t = PresentArg::Vsync)]
     pub present: PresentArg,
@@ -73,10 +77,16 @@ impl OpenArgs {
             files,
             move_budget: b.gaussians,
             move_resolution: b.resolution,
+            move_target_ms: b.target_ms,
             present: PresentArg::Vsync,
             viewport: ViewportArg::Auto,
         }
     }
+}
+
+fn frame_target(s: &str) -> Result<f32, String> {
+    let v: f32 = s.parse().map_err(|e| format!("`{s}`: {e}"))?;
+    if v == 0.0 || (10.0..=1000.0).contains(&v) { Ok(v) } else { Err(format!("{v} is neither 0 nor in 10..=1000")) }
 }
 
 fn resolution_fraction(s: &str) -> Result<f32, String> {
@@ -108,6 +118,7 @@ pub fn run(a: OpenArgs) -> anyhow::Result<()> {
     let mut app = EditorApp::new(Document::default(), Some(Autosave::new(recovery_path())));
     app.state.move_budget.gaussians = a.move_budget;
     app.state.move_budget.resolution = a.move_resolution;
+    app.state.move_budget.target_ms = a.move_target_ms;
     let files = if a.files.is_empty() { demo_job().into_iter().collect() } else { a.files };
     app.state.add_files(files);
     splatstitch_editor::window::run(app, options).context("editor")

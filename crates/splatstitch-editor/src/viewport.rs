@@ -16,8 +16,10 @@ pub struct ViewRequest<'a> {
 pub trait ViewportBackend {
     /// The adapter, for the status bar (so a user sees a software driver).
     fn adapter(&self) -> String;
-    /// Renders if anything changed and returns the texture to show, or why it could not draw.
-    fn draw(&mut self, ctx: &egui::Context, req: &ViewRequest) -> Result<egui::TextureId, String>;
+    /// Renders if anything changed, or says why it could not draw.
+    fn draw(&mut self, ctx: &egui::Context, req: &ViewRequest) -> Result<(), String>;
+    /// Shows the last image drawn over `rect` (under what the UI paints after it).
+    fn show(&self, ui: &egui::Ui, rect: egui::Rect);
 }
 
 /// The CPU twin into an egui texture.
@@ -34,24 +36,39 @@ impl ViewportBackend for CpuViewport {
         "CPU renderer".into()
     }
 
-    fn draw(&mut self, ctx: &egui::Context, req: &ViewRequest) -> Result<egui::TextureId, String> {
-        let size = [req.camera.width, req.camera.height];
-        if let (Some(t), Some(d)) = (&self.texture, self.drawn)
-            && d == (req.version, size)
-        {
-            return Ok(t.id());
-        }
-        let started = std::time::Instant::now();
-        let scene = RenderScene { layers: req.layers.clone() };
-        let opts = RenderOptions { background: req.background, sh_degree: 3 };
-        let img = render_cpu(&scene, &req.camera, &opts).map_err(|e| e.to_string())?;
-        let color = egui::ColorImage::from_rgba_unmultiplied([size[0] as usize, size[1] as usize], &img.to_rgba8());
+    fn draw(&mut self, ctx: &egui::Context, req: &ViewRequest) -> Result<(), String> {
+        let Some(rgba) = self.render(req)? else { return Ok(()) };
+        let size = [req.camera.width as usize, req.camera.height as usize];
+        let color = egui::ColorImage::from_rgba_unmultiplied(size, &rgba);
         match &mut self.texture {
             Some(t) => t.set(color, egui::TextureOptions::LINEAR),
             None => self.texture = Some(ctx.load_texture("viewport", color, egui::TextureOptions::LINEAR)),
         }
+        Ok(())
+    }
+
+    fn show(&self, ui: &egui::Ui, rect: egui::Rect) {
+        if let Some(t) = &self.texture {
+            let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
+            ui.painter().image(t.id(), rect, uv, egui::Color32::WHITE);
+        }
+    }
+}
+
+impl CpuViewport {
+    /// Renders when the view changed: the new image as RGBA8, or `None` when the last one
+    /// still stands.
+    pub fn render(&mut self, req: &ViewRequest) -> Result<Option<Vec<u8>>, String> {
+        let size = [req.camera.width, req.camera.height];
+        if self.drawn == Some((req.version, size)) {
+            return Ok(None);
+        }
+        let started = std::time::Instant::now();
+        let scene = RenderScene { layers: req.layers.clone() };
+        let opts = RenderOptions { background: req.background, sh_degree: 3 };
+        let rgba = render_cpu(&scene, &req.camera, &opts).map_err(|e| e.to_string())?.to_rgba8();
         self.drawn = Some((req.version, size));
         self.last_draw_ms = Some(started.elapsed().as_secs_f64() * 1e3);
-        Ok(self.texture.as_ref().expect("just set").id())
+        Ok(Some(rgba))
     }
 }

@@ -67,11 +67,122 @@ impl WindowOptions {
     }
 }
 
-/// The viewport on the GPU: a texture the rasterizer writes and egui samples.
+/// Shows the viewport's image over its rect inside egui's render pass with a pipeline of its
+/// own (`shaders/viewport_blit.wgsl`: one bilinear tap a pixel). egui-wgpu 0.37's shader also
+/// runs its snapshot-test filtering branch (four texel loads with integer wrap arithmetic) on
+/// every pixel under lavapipe, which executes both sides of that uniform branch: painted by
+/// egui, the viewport's pixels cost as much as the rest of the window (docs/BENCHMARKS.md).
+struct ViewportBlit {
+    pipeline: wgpu::RenderPipeline,
+    layout: wgpu::BindGroupLayout,
+    sampler: wgpu::Sampler,
+}
+
+impl ViewportBlit {
+    fn new(device: &wgpu::Device, format: wgpu::TextureFormat) -> Self {
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("viewport blit"),
+            source: wgpu::ShaderSource::Wgsl(include_str!("../../../shaders/viewport_blit.wgsl").into()),
+        });
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("viewport blit"),
+            entries: &[
+                wgpu::BindGroupLayoutEntry {
+                    binding: 0,
+                    visibility: wgpu::ShaderStages::FRAGMENT,
+                    ty: wgpu::BindingType::Texture {
+                        sample_type: wgpu::TextureSampleType::Float { filterable: true },
+                        view_dimension: wgpu::TextureViewDimension::D2,
+                        multisampled: false,
+                    },
+                    count: None,
+                },
+                wgpu::BindGroupLayoutEntry {
+                    binding: 1,
+                    visibility: wgpu::ShaderStages::FRAGMENT,
+                    ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Filtering),
+                    count: None,
+                },
+            ],
+        });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("viewport blit"),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+            label: Some("viewport blit"),
+            layout: Some(&pipeline_layout),
+            vertex: wgpu::VertexState {
+                module: &module,
+                entry_point: Some("vs_main"),
+                compilation_options: Default::default(),
+                buffers: &[],
+            },
+            primitive: wgpu::PrimitiveState { topology: wgpu::PrimitiveTopology::TriangleStrip, ..Default::default() },
+            depth_stencil: None,
+            multisample: wgpu::MultisampleState::default(),
+            fragment: Some(wgpu::FragmentState {
+                module: &module,
+                entry_point: Some("fs_main"),
+                compilation_options: Default::default(),
+                targets: &[Some(wgpu::ColorTargetState { format, blend: None, write_mask: wgpu::ColorWrites::ALL })],
+            }),
+            multiview_mask: None,
+            cache: None,
+        });
+        let sampler = device.create_sampler(&wgpu::SamplerDescriptor {
+            label: Some("viewport blit"),
+            mag_filter: wgpu::FilterMode::Linear,
+            min_filter: wgpu::FilterMode::Linear,
+            ..Default::default()
+        });
+        ViewportBlit { pipeline, layout, sampler }
+    }
+
+    fn bind(&self, device: &wgpu::Device, view: &wgpu::TextureView) -> wgpu::BindGroup {
+        device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("viewport blit"),
+            layout: &self.layout,
+            entries: &[
+                wgpu::BindGroupEntry { binding: 0, resource: wgpu::BindingResource::TextureView(view) },
+                wgpu::BindGroupEntry { binding: 1, resource: wgpu::BindingResource::Sampler(&self.sampler) },
+            ],
+        })
+    }
+
+    fn show(&self, ui: &egui::Ui, rect: egui::Rect, group: &wgpu::BindGroup) {
+        let paint = BlitPaint { pipeline: self.pipeline.clone(), group: group.clone() };
+        ui.painter().add(egui_wgpu::Callback::new_paint_callback(rect, paint));
+    }
+}
+
+struct BlitPaint {
+    pipeline: wgpu::RenderPipeline,
+    group: wgpu::BindGroup,
+}
+
+impl egui_wgpu::CallbackTrait for BlitPaint {
+    fn paint(
+        &self,
+        _info: egui::PaintCallbackInfo,
+        pass: &mut wgpu::RenderPass<'static>,
+        _resources: &egui_wgpu::CallbackResources,
+    ) {
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, &self.group, &[]);
+        pass.draw(0..4, 0..1);
+    }
+}
+
+/// A viewport texture the blit shows: the texture, its bind group, its size.
+type Shown = (wgpu::Texture, wgpu::BindGroup, [u32; 2]);
+
+/// The viewport on the GPU: a texture the rasterizer writes and the blit shows.
 struct GpuViewport {
     renderer: GpuRenderer,
     scene: Option<(u64, GpuScene)>,
-    target: Option<(wgpu::Texture, wgpu::TextureView, egui::TextureId, [u32; 2])>,
+    target: Option<(wgpu::TextureView, Shown)>,
     drawn: Option<(u64, [u32; 2])>,
     /// A scene more than the GPU draws in one frame, drawn by the CPU twin instead (and why)
     /// until it fits again.
@@ -83,7 +194,7 @@ struct GpuViewport {
 
 struct GpuFrame<'a> {
     vp: &'a mut GpuViewport,
-    egui: &'a mut egui_wgpu::Renderer,
+    blit: &'a ViewportBlit,
 }
 
 impl ViewportBackend for GpuFrame<'_> {
@@ -95,7 +206,7 @@ impl ViewportBackend for GpuFrame<'_> {
         if ctx.is_software() { format!("{} — software driver, slow", ctx.describe()) } else { ctx.describe() }
     }
 
-    fn draw(&mut self, ctx: &egui::Context, req: &ViewRequest) -> Result<egui::TextureId, String> {
+    fn draw(&mut self, ctx: &egui::Context, req: &ViewRequest) -> Result<(), String> {
         let n: u64 = req.layers.iter().map(|l| l.cloud.len() as u64).sum();
         let failed =
             self.vp.upload_failed.as_ref().filter(|(v, _)| *v == req.scene_version).map(|(_, why)| why.clone());
@@ -113,7 +224,7 @@ impl ViewportBackend for GpuFrame<'_> {
         }
         let gpu = self.vp.renderer.context().clone();
         let size = [req.camera.width, req.camera.height];
-        if self.vp.target.as_ref().is_none_or(|t| t.3 != size) {
+        if self.vp.target.as_ref().is_none_or(|t| t.1.2 != size) {
             let texture = gpu.device.create_texture(&wgpu::TextureDescriptor {
                 label: Some("viewport"),
                 size: wgpu::Extent3d { width: size[0], height: size[1], depth_or_array_layers: 1 },
@@ -125,19 +236,13 @@ impl ViewportBackend for GpuFrame<'_> {
                 view_formats: &[],
             });
             let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
-            let id = match &self.vp.target {
-                Some((_, _, id, _)) => {
-                    self.egui.update_egui_texture_from_wgpu_texture(&gpu.device, &view, wgpu::FilterMode::Linear, *id);
-                    *id
-                }
-                None => self.egui.register_native_texture(&gpu.device, &view, wgpu::FilterMode::Linear),
-            };
-            self.vp.target = Some((texture, view, id, size));
+            let group = self.blit.bind(&gpu.device, &view);
+            self.vp.target = Some((view, (texture, group, size)));
             self.vp.drawn = None;
         }
-        let (_, view, id, _) = self.vp.target.as_ref().expect("made above");
+        let (view, _) = self.vp.target.as_ref().expect("made above");
         if self.vp.drawn == Some((req.version, size)) {
-            return Ok(*id);
+            return Ok(());
         }
         if self.vp.scene.as_ref().is_none_or(|s| s.0 != req.scene_version) {
             let scene = RenderScene { layers: req.layers.clone() };
@@ -156,7 +261,15 @@ impl ViewportBackend for GpuFrame<'_> {
         let opts = RenderOptions { background: req.background, sh_degree: 3 };
         self.vp.renderer.render_to_texture(scene, &req.camera, &opts, view).map_err(|e| e.to_string())?;
         self.vp.drawn = Some((req.version, size));
-        Ok(*id)
+        Ok(())
+    }
+
+    fn show(&self, ui: &egui::Ui, rect: egui::Rect) {
+        match (&self.vp.too_big, &self.vp.target) {
+            (Some((cpu, _)), _) => cpu.show(ui, rect),
+            (None, Some((_, (_, group, _)))) => self.blit.show(ui, rect, group),
+            (None, None) => {}
+        }
     }
 }
 
@@ -165,19 +278,60 @@ impl ViewportBackend for GpuFrame<'_> {
 /// viewport uses it there; `open --viewport gpu|cpu` overrides.
 enum Viewport {
     Gpu(Box<GpuViewport>),
-    Cpu(CpuViewport, String),
+    Cpu(CpuViewport, Option<Shown>, String),
 }
 
-/// The CPU viewport named after the adapter it stands in for.
-struct CpuFrame<'a>(&'a mut CpuViewport, &'a str);
+/// The CPU twin's viewport in the window: its images go to a texture on the window's device,
+/// which the blit shows; named after the adapter it stands in for.
+struct CpuFrame<'a> {
+    vp: &'a mut CpuViewport,
+    shown: &'a mut Option<Shown>,
+    adapter: &'a str,
+    gpu: &'a GpuContext,
+    blit: &'a ViewportBlit,
+}
 
 impl ViewportBackend for CpuFrame<'_> {
     fn adapter(&self) -> String {
-        format!("CPU renderer (the GPU, {}, is a software driver)", self.1)
+        format!("CPU renderer (the GPU, {}, is a software driver)", self.adapter)
     }
 
-    fn draw(&mut self, ctx: &egui::Context, req: &ViewRequest) -> Result<egui::TextureId, String> {
-        self.0.draw(ctx, req)
+    fn draw(&mut self, _ctx: &egui::Context, req: &ViewRequest) -> Result<(), String> {
+        let Some(rgba) = self.vp.render(req)? else { return Ok(()) };
+        let size = [req.camera.width, req.camera.height];
+        if self.shown.as_ref().is_none_or(|s| s.2 != size) {
+            let texture = self.gpu.device.create_texture(&wgpu::TextureDescriptor {
+                label: Some("viewport (CPU)"),
+                size: wgpu::Extent3d { width: size[0], height: size[1], depth_or_array_layers: 1 },
+                mip_level_count: 1,
+                sample_count: 1,
+                dimension: wgpu::TextureDimension::D2,
+                format: wgpu::TextureFormat::Rgba8Unorm,
+                usage: wgpu::TextureUsages::COPY_DST | wgpu::TextureUsages::TEXTURE_BINDING,
+                view_formats: &[],
+            });
+            let group = self.blit.bind(&self.gpu.device, &texture.create_view(&Default::default()));
+            *self.shown = Some((texture, group, size));
+        }
+        let (texture, _, _) = self.shown.as_ref().expect("made above");
+        self.gpu.queue.write_texture(
+            wgpu::TexelCopyTextureInfo {
+                texture,
+                mip_level: 0,
+                origin: wgpu::Origin3d::ZERO,
+                aspect: wgpu::TextureAspect::All,
+            },
+            &rgba,
+            wgpu::TexelCopyBufferLayout { offset: 0, bytes_per_row: Some(4 * size[0]), rows_per_image: Some(size[1]) },
+            wgpu::Extent3d { width: size[0], height: size[1], depth_or_array_layers: 1 },
+        );
+        Ok(())
+    }
+
+    fn show(&self, ui: &egui::Ui, rect: egui::Rect) {
+        if let Some((_, group, _)) = self.shown.as_ref() {
+            self.blit.show(ui, rect, group);
+        }
     }
 }
 
@@ -188,6 +342,7 @@ struct Running {
     gpu: GpuContext,
     egui_state: egui_winit::State,
     egui_renderer: egui_wgpu::Renderer,
+    blit: ViewportBlit,
     viewport: Viewport,
 }
 
@@ -302,7 +457,7 @@ impl Shell {
             if use_cpu { "CPU" } else { "GPU" }
         );
         let viewport = if use_cpu {
-            Viewport::Cpu(CpuViewport::default(), gpu.info.name.clone())
+            Viewport::Cpu(CpuViewport::default(), None, gpu.info.name.clone())
         } else {
             Viewport::Gpu(Box::new(GpuViewport {
                 renderer: GpuRenderer::new(gpu.clone()),
@@ -313,7 +468,8 @@ impl Shell {
                 upload_failed: None,
             }))
         };
-        Ok(Running { window, surface, config, gpu, egui_state, egui_renderer, viewport })
+        let blit = ViewportBlit::new(&gpu.device, format);
+        Ok(Running { window, surface, config, gpu, egui_state, egui_renderer, blit, viewport })
     }
 
     fn paint(&mut self) {
@@ -325,16 +481,16 @@ impl Shell {
         let app = &mut self.app;
         let mut out = match &mut r.viewport {
             Viewport::Gpu(vp) => {
-                let mut frame = GpuFrame { vp, egui: &mut r.egui_renderer };
+                let mut frame = GpuFrame { vp, blit: &r.blit };
                 self.egui_ctx.run_ui(input, |ui| app.ui(ui, &mut frame))
             }
-            Viewport::Cpu(vp, name) => {
-                let mut frame = CpuFrame(vp, name);
+            Viewport::Cpu(vp, shown, adapter) => {
+                let mut frame = CpuFrame { vp, shown, adapter, gpu: &r.gpu, blit: &r.blit };
                 self.egui_ctx.run_ui(input, |ui| app.ui(ui, &mut frame))
             }
         };
         phases.ui = ms_since(&mut mark);
-        if let Viewport::Cpu(vp, _) = &mut r.viewport {
+        if let Viewport::Cpu(vp, ..) = &mut r.viewport {
             phases.viewport = vp.last_draw_ms.take().unwrap_or(0.0);
         }
         r.egui_state.handle_platform_output(&r.window, std::mem::take(&mut out.platform_output));
@@ -389,6 +545,7 @@ impl Shell {
         r.window.pre_present_notify();
         r.gpu.queue.present(surface_tex);
         phases.draw = ms_since(&mut mark);
+        self.app.state.window_frame_ms = started.elapsed().as_secs_f32() * 1e3;
         if let Some((started, frames)) = &mut self.bench_stitch
             && self.app.state.first_frame.is_some()
         {
@@ -442,7 +599,7 @@ impl Shell {
                     .collect();
                 eprintln!(
                     "splatstitch bench: {} frames, viewport {}x{}, {} Gaussians: median {:.1} ms, p90 {:.1} ms ({:.1} fps) on {}; \
-                     phase medians (ms): {}",
+                     phase medians (ms): {}; last frame: {}",
                     t.len(),
                     size[0],
                     size[1],
@@ -454,7 +611,8 @@ impl Shell {
                         Viewport::Gpu(_) => format!("the GPU rasterizer on {}", r.gpu.describe()),
                         Viewport::Cpu(..) => format!("the CPU twin (window on {})", r.gpu.describe()),
                     },
-                    parts.join(", ")
+                    parts.join(", "),
+                    if self.app.state.view_note.is_empty() { "everything" } else { &self.app.state.view_note }
                 );
                 self.exit_after = Some(0);
             }

@@ -111,14 +111,16 @@ impl Panel for ViewportPanel {
         let draw_camera = s.camera.to_camera(draw_size[0], draw_size[1]).unwrap_or(camera);
         let t = Instant::now();
         let drawn = {
-            let (scene_version, version) = (s.doc_version * 2 + subset as u64, s.view_version * 2 + moving as u64);
+            // Each subset level is a scene of its own to the viewport (its upload, its cache).
+            let level = if subset { 1 + s.move_level() as u64 } else { 0 };
+            let (scene_version, version) = ((s.doc_version << 8) + level, s.view_version * 2 + moving as u64);
             let background = s.background;
             let layers = if subset { s.moving_layers() } else { s.render_layers() };
             let req = ViewRequest { layers, camera: draw_camera, scene_version, version, background };
             cx.viewport.draw(&ctx, &req)
         };
         match drawn {
-            Ok(tex) => {
+            Ok(()) => {
                 let ms = t.elapsed().as_secs_f32() * 1e3;
                 if ms > 0.5 {
                     s.frame_ms = ms;
@@ -126,8 +128,10 @@ impl Panel for ViewportPanel {
                         s.full_frame_ms = ms;
                     }
                 }
-                let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
-                ui.painter().image(tex, rect, uv, egui::Color32::WHITE);
+                if subset {
+                    s.adapt_move_budget(ms);
+                }
+                cx.viewport.show(ui, rect);
                 if s.first_frame.is_none() {
                     let secs = s.started.elapsed().as_secs_f64();
                     s.first_frame = Some(secs);

@@ -88,6 +88,9 @@ pub struct EditorState {
     /// The last viewport frame's draw time, and the last full-quality one's.
     pub frame_ms: f32,
     pub full_frame_ms: f32,
+    /// The whole window's last frame (UI, viewport, drawing and presenting), as the window
+    /// measured it; 0 where nothing paints a window (tests).
+    pub window_frame_ms: f32,
     /// The viewport's size in pixels at the last frame.
     pub viewport_size: [u32; 2],
     /// Where the viewport was drawn, in UI points (tests and benchmarks aim clicks with it).
@@ -138,6 +141,7 @@ impl EditorState {
             view_note: String::new(),
             frame_ms: 0.0,
             full_frame_ms: 0.0,
+            window_frame_ms: 0.0,
             viewport_size: [0, 0],
             viewport_rect: egui::Rect::NOTHING,
             first_frame: None,

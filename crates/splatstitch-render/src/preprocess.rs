@@ -192,7 +192,11 @@ pub fn preprocess(scene: &RenderScene, cam: &Camera, sh_degree: u8) -> Vec<Proje
                 Some(p)
             })
             .collect();
-        out.extend(projected);
+        if out.is_empty() {
+            out = projected;
+        } else {
+            out.extend(projected);
+        }
         offset += n as u32;
     }
     out

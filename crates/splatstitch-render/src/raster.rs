@@ -24,6 +24,7 @@ impl Default for RenderOptions {
 
 /// Projected Gaussians binned per tile, each tile's list front to back.
 pub struct Binned {
+    /// In scene order (layer by layer, index within the layer), the culled ones left out.
     pub projected: Vec<Projected>,
     pub tiles_x: u32,
     pub tiles_y: u32,
@@ -36,8 +37,13 @@ pub struct Binned {
 /// One depth order over all layers together (ties broken by global index, so the result is
 /// deterministic), then a counting sort by tile that keeps that order within each tile.
 pub fn bin(scene: &RenderScene, cam: &Camera, sh_degree: u8) -> Binned {
-    let mut projected = preprocess(scene, cam, sh_degree);
-    projected.par_sort_unstable_by(|a, b| a.depth.total_cmp(&b.depth).then(a.id.cmp(&b.id)));
+    let projected = preprocess(scene, cam, sh_degree);
+    // Sorting 8-byte keys instead of the 64-byte Gaussians: the depth's bits in total order
+    // above the position, which grows with the global index, so ties go by index as before.
+    let mut order: Vec<u64> =
+        projected.par_iter().enumerate().map(|(i, p)| ((depth_key(p.depth) as u64) << 32) | i as u64).collect();
+    order.par_sort_unstable();
+    let order = || order.iter().map(|&k| (k as u32 as usize, &projected[k as u32 as usize]));
     let tiles_x = cam.width.div_ceil(TILE);
     let tiles_y = cam.height.div_ceil(TILE);
     let n_tiles = (tiles_x * tiles_y) as usize;
@@ -54,7 +60,7 @@ pub fn bin(scene: &RenderScene, cam: &Camera, sh_degree: u8) -> Binned {
     }
     let mut cursor = counts.clone();
     let mut items = vec![0u32; counts[n_tiles] as usize];
-    for (g, p) in projected.iter().enumerate() {
+    for (g, p) in order() {
         for ty in p.tiles[1]..p.tiles[3] {
             for tx in p.tiles[0]..p.tiles[2] {
                 let t = (ty * tiles_x + tx) as usize;
@@ -64,6 +70,96 @@ pub fn bin(scene: &RenderScene, cam: &Camera, sh_degree: u8) -> Binned {
         }
     }
     Binned { projected, tiles_x, tiles_y, tile_ranges: counts, tile_items: items }
+}
+
+/// `f32::total_cmp`'s order as unsigned integers.
+fn depth_key(depth: f32) -> u32 {
+    let b = depth.to_bits();
+    if b >> 31 == 1 { !b } else { b | 0x8000_0000 }
+}
+
+/// One Gaussian of a tile's list as compositing reads it, gathered next to the others: every
+/// pixel of the tile walks the list, so it is read from cache instead of from all over the
+/// frame's projected Gaussians.
+#[derive(Debug, Clone, Copy)]
+pub struct TileSplat {
+    pub mean: [f32; 2],
+    pub conic: [f32; 3],
+    pub opacity: f32,
+    pub sigma_cutoff: f32,
+    pub color: [f32; 3],
+    /// Index into the frame's projected Gaussians.
+    pub index: u32,
+}
+
+/// Tile `tile`'s Gaussians, front to back, into `out`.
+pub fn gather_tile(binned: &Binned, tile: usize, out: &mut Vec<TileSplat>) {
+    let list = &binned.tile_items[binned.tile_ranges[tile] as usize..binned.tile_ranges[tile + 1] as usize];
+    out.clear();
+    out.extend(list.iter().map(|&g| {
+        let p = &binned.projected[g as usize];
+        TileSplat {
+            mean: p.mean,
+            conic: p.conic,
+            opacity: p.opacity,
+            sigma_cutoff: p.sigma_cutoff,
+            color: p.color,
+            index: g,
+        }
+    }));
+}
+
+/// [`composite_pixel`] over a gathered tile list (the same arithmetic in the same order).
+#[inline]
+pub fn composite_splats(splats: &[TileSplat], px: f32, py: f32, mut visit: impl FnMut(usize, f32)) -> ([f32; 3], f32) {
+    let mut t = 1.0f32;
+    let mut c = [0f32; 3];
+    for p in splats {
+        let dx = p.mean[0] - px;
+        let dy = p.mean[1] - py;
+        let sigma = 0.5 * (p.conic[0] * dx * dx + p.conic[2] * dy * dy) + p.conic[1] * dx * dy;
+        if !(0.0..=p.sigma_cutoff).contains(&sigma) {
+            continue;
+        }
+        let alpha = (p.opacity * (-sigma).exp()).min(ALPHA_MAX);
+        if alpha < ALPHA_MIN {
+            continue;
+        }
+        let next = t * (1.0 - alpha);
+        if next <= T_MIN {
+            break;
+        }
+        let w = alpha * t;
+        for (ck, pk) in c.iter_mut().zip(p.color) {
+            *ck += pk * w;
+        }
+        visit(p.index as usize, w);
+        t = next;
+    }
+    (c, t)
+}
+
+/// Calls `pixel(x, y, tile's gathered list, output)` for every pixel of an image of `width`
+/// columns stored row-major in `out`, one band of tile rows per task.
+pub fn for_each_pixel<T: Send>(
+    binned: &Binned,
+    width: usize,
+    out: &mut [T],
+    pixel: impl Fn(usize, usize, &[TileSplat], &mut T) + Sync,
+) {
+    let tile = TILE as usize;
+    out.par_chunks_mut(width * tile).enumerate().for_each_init(Vec::new, |splats, (ty, rows)| {
+        for tx in 0..binned.tiles_x as usize {
+            gather_tile(binned, ty * binned.tiles_x as usize + tx, splats);
+            let x_end = ((tx + 1) * tile).min(width);
+            for (r, row) in rows.chunks_mut(width).enumerate() {
+                let y = ty * tile + r;
+                for x in tx * tile..x_end {
+                    pixel(x, y, splats, &mut row[x]);
+                }
+            }
+        }
+    });
 }
 
 /// Front-to-back compositing of one pixel over a depth-ordered list. Calls `visit(index into
@@ -113,21 +209,14 @@ pub fn depth_cpu(scene: &RenderScene, cam: &Camera, sh_degree: u8) -> Result<Vec
     let binned = bin(scene, cam, sh_degree);
     let w = cam.width as usize;
     let mut depth = vec![f32::INFINITY; w * cam.height as usize];
-    depth.par_chunks_mut(w * TILE as usize).enumerate().for_each(|(ty, rows)| {
-        for (r, row) in rows.chunks_mut(w).enumerate() {
-            let y = ty * TILE as usize + r;
-            for (x, out) in row.iter_mut().enumerate() {
-                let tile = ty * binned.tiles_x as usize + x / TILE as usize;
-                let list = &binned.tile_items[binned.tile_ranges[tile] as usize..binned.tile_ranges[tile + 1] as usize];
-                let mut acc = 0.0f32;
-                composite_pixel(&binned.projected, list, x as f32 + 0.5, y as f32 + 0.5, |g, wt| {
-                    if acc < 0.5 && acc + wt >= 0.5 {
-                        *out = binned.projected[g].depth;
-                    }
-                    acc += wt;
-                });
+    for_each_pixel(&binned, w, &mut depth, |x, y, splats, out| {
+        let mut acc = 0.0f32;
+        composite_splats(splats, x as f32 + 0.5, y as f32 + 0.5, |g, wt| {
+            if acc < 0.5 && acc + wt >= 0.5 {
+                *out = binned.projected[g].depth;
             }
-        }
+            acc += wt;
+        });
     });
     Ok(depth)
 }
@@ -139,16 +228,9 @@ pub fn render_cpu(scene: &RenderScene, cam: &Camera, opts: &RenderOptions) -> Re
     let mut image = Image::new(cam.width, cam.height);
     let w = cam.width as usize;
     let bg = opts.background;
-    image.rgba.par_chunks_mut(w * TILE as usize).enumerate().for_each(|(ty, rows)| {
-        for (r, row) in rows.chunks_mut(w).enumerate() {
-            let y = ty * TILE as usize + r;
-            for (x, out) in row.iter_mut().enumerate() {
-                let tile = ty * binned.tiles_x as usize + x / TILE as usize;
-                let list = &binned.tile_items[binned.tile_ranges[tile] as usize..binned.tile_ranges[tile + 1] as usize];
-                let (c, t) = composite_pixel(&binned.projected, list, x as f32 + 0.5, y as f32 + 0.5, |_, _| {});
-                *out = [c[0] + t * bg[0], c[1] + t * bg[1], c[2] + t * bg[2], 1.0 - t];
-            }
-        }
+    for_each_pixel(&binned, w, &mut image.rgba, |x, y, splats, out| {
+        let (c, t) = composite_splats(splats, x as f32 + 0.5, y as f32 + 0.5, |_, _| {});
+        *out = [c[0] + t * bg[0], c[1] + t * bg[1], c[2] + t * bg[2], 1.0 - t];
     });
     Ok(image)
 }

@@ -1,4 +1,4 @@
-// Per-tile front-to-back compositing (twin: `composite_pixel` in raster.rs). One workgroup per
+// Per-tile front-to-back compositing (twin: `composite_splats` in raster.rs). One workgroup per
 // 16×16 tile; the tile's depth-ordered Gaussians are staged through workgroup memory in batches.
 // Mode 0 writes colours; mode 1 counts each pixel's weights ≥ min_weight; mode 2 writes them at
 // the offsets a prefix sum of those counts gave. A dispatch covers the tile rows from `tile_y0`

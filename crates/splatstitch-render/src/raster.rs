@@ -109,7 +109,9 @@ pub fn gather_tile(binned: &Binned, tile: usize, out: &mut Vec<TileSplat>) {
     }));
 }
 
-/// [`composite_pixel`] over a gathered tile list (the same arithmetic in the same order).
+/// Front-to-back compositing of one pixel over a tile's gathered, depth-ordered list. Calls
+/// `visit(index into projected, weight α·T)` for each contributing Gaussian; returns the colour
+/// sum and the final transmittance.
 #[inline]
 pub fn composite_splats(splats: &[TileSplat], px: f32, py: f32, mut visit: impl FnMut(usize, f32)) -> ([f32; 3], f32) {
     let mut t = 1.0f32;
@@ -160,45 +162,6 @@ pub fn for_each_pixel<T: Send>(
             }
         }
     });
-}
-
-/// Front-to-back compositing of one pixel over a depth-ordered list. Calls `visit(index into
-/// projected, weight α·T)` for each contributing Gaussian; returns the colour sum and the final
-/// transmittance.
-#[inline]
-pub fn composite_pixel(
-    projected: &[Projected],
-    list: &[u32],
-    px: f32,
-    py: f32,
-    mut visit: impl FnMut(usize, f32),
-) -> ([f32; 3], f32) {
-    let mut t = 1.0f32;
-    let mut c = [0f32; 3];
-    for &g in list {
-        let p = &projected[g as usize];
-        let dx = p.mean[0] - px;
-        let dy = p.mean[1] - py;
-        let sigma = 0.5 * (p.conic[0] * dx * dx + p.conic[2] * dy * dy) + p.conic[1] * dx * dy;
-        if !(0.0..=p.sigma_cutoff).contains(&sigma) {
-            continue;
-        }
-        let alpha = (p.opacity * (-sigma).exp()).min(ALPHA_MAX);
-        if alpha < ALPHA_MIN {
-            continue;
-        }
-        let next = t * (1.0 - alpha);
-        if next <= T_MIN {
-            break;
-        }
-        let w = alpha * t;
-        for (ck, pk) in c.iter_mut().zip(p.color) {
-            *ck += pk * w;
-        }
-        visit(g as usize, w);
-        t = next;
-    }
-    (c, t)
 }
 
 /// The surface depth of each pixel (row-major): the view-space depth of the Gaussian at which

@@ -6,7 +6,7 @@ use crate::RenderError;
 use crate::camera::Camera;
 use crate::image::Image;
 use crate::preprocess::TILE;
-use crate::raster::{bin, composite_pixel};
+use crate::raster::{TileSplat, bin, composite_splats, gather_tile};
 use crate::scene::RenderScene;
 use rayon::prelude::*;
 
@@ -122,14 +122,20 @@ pub fn render_with_weights_cpu(
         .enumerate()
         .map(|(ty, rows)| {
             let (mut ids, mut weights, mut counts) = (Vec::new(), Vec::new(), Vec::with_capacity(rows.len()));
+            // The band's tile lists gathered first, so pixels still go in raster order.
+            let tiles: Vec<Vec<TileSplat>> = (0..binned.tiles_x as usize)
+                .map(|tx| {
+                    let mut list = Vec::new();
+                    gather_tile(&binned, ty * binned.tiles_x as usize + tx, &mut list);
+                    list
+                })
+                .collect();
             for (r, row) in rows.chunks_mut(w).enumerate() {
                 let y = ty * rows_per_band + r;
                 for (x, out) in row.iter_mut().enumerate() {
-                    let tile = ty * binned.tiles_x as usize + x / TILE as usize;
-                    let list =
-                        &binned.tile_items[binned.tile_ranges[tile] as usize..binned.tile_ranges[tile + 1] as usize];
+                    let list = &tiles[x / TILE as usize];
                     let before = ids.len();
-                    let (c, t) = composite_pixel(&binned.projected, list, x as f32 + 0.5, y as f32 + 0.5, |g, wt| {
+                    let (c, t) = composite_splats(list, x as f32 + 0.5, y as f32 + 0.5, |g, wt| {
                         if wt >= min_weight {
                             ids.push(binned.projected[g].id);
                             weights.push(wt);

@@ -156,8 +156,8 @@ pub fn for_each_pixel<T: Send>(
             let x_end = ((tx + 1) * tile).min(width);
             for (r, row) in rows.chunks_mut(width).enumerate() {
                 let y = ty * tile + r;
-                for x in tx * tile..x_end {
-                    pixel(x, y, splats, &mut row[x]);
+                for (x, out) in row.iter_mut().enumerate().take(x_end).skip(tx * tile) {
+                    pixel(x, y, splats, out);
                 }
             }
         }

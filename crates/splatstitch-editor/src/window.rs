@@ -392,8 +392,14 @@ struct Shell {
     /// Quit after this many frames (`SPLATSTITCH_EXIT_AFTER_FRAMES`, for scripted screenshots).
     exit_after: Option<u64>,
     /// `SPLATSTITCH_BENCH_ORBIT=N`: once splats are drawn, orbit for N frames, waiting for the
-    /// GPU each frame, then print the frame times and quit (docs/BENCHMARKS.md).
+    /// GPU each frame, print the frame times, then stop and print when the full-quality frame
+    /// is shown, and quit (docs/BENCHMARKS.md).
     bench: Option<(u64, Vec<FramePhases>)>,
+    /// After the orbit: when the camera stopped, until the full-quality frame is shown.
+    bench_settle: Option<Instant>,
+    /// Frames painted before the first splats (while loading): count, the most UI work in one
+    /// (ms), the longest whole frame (ms).
+    before_splats: (u64, f64, f64),
     /// `SPLATSTITCH_BENCH_STITCH=1`: once splats are drawn, run the stitch panel's job and
     /// record when each UI frame is drawn until it finishes; print the UI frame rate, then quit.
     bench_stitch: Option<(bool, Vec<Instant>)>,
@@ -477,6 +483,7 @@ impl Shell {
         let started = Instant::now();
         let mut phases = FramePhases::default();
         let mut mark = started;
+        let before_splats = self.app.state.first_frame.is_none();
         let input = r.egui_state.take_egui_input(&r.window);
         let app = &mut self.app;
         let mut out = match &mut r.viewport {
@@ -546,6 +553,14 @@ impl Shell {
         r.gpu.queue.present(surface_tex);
         phases.draw = ms_since(&mut mark);
         self.app.state.window_frame_ms = started.elapsed().as_secs_f32() * 1e3;
+        if before_splats && self.app.state.first_frame.is_none() {
+            let worst = &mut self.before_splats;
+            *worst = (
+                worst.0 + 1,
+                worst.1.max(phases.ui + phases.tessellate),
+                worst.2.max(started.elapsed().as_secs_f64() * 1e3),
+            );
+        }
         if let Some((started, frames)) = &mut self.bench_stitch
             && self.app.state.first_frame.is_some()
         {
@@ -574,6 +589,7 @@ impl Shell {
             }
             r.window.request_redraw();
         }
+        let mut orbited = false;
         if let Some((n, times)) = &mut self.bench
             && self.app.state.first_frame.is_some()
         {
@@ -599,7 +615,8 @@ impl Shell {
                     .collect();
                 eprintln!(
                     "splatstitch bench: {} frames, viewport {}x{}, {} Gaussians: median {:.1} ms, p90 {:.1} ms ({:.1} fps) on {}; \
-                     phase medians (ms): {}; last frame: {}",
+                     phase medians (ms): {}; last frame: {}; before the first splats (loading): {} frames, UI work at most \
+                     {:.1} ms, a whole frame at most {:.1} ms",
                     t.len(),
                     size[0],
                     size[1],
@@ -612,10 +629,30 @@ impl Shell {
                         Viewport::Cpu(..) => format!("the CPU twin (window on {})", r.gpu.describe()),
                     },
                     parts.join(", "),
-                    if self.app.state.view_note.is_empty() { "everything" } else { &self.app.state.view_note }
+                    if self.app.state.view_note.is_empty() { "everything" } else { &self.app.state.view_note },
+                    self.before_splats.0,
+                    self.before_splats.1,
+                    self.before_splats.2
                 );
-                self.exit_after = Some(0);
+                orbited = true;
             }
+            r.window.request_redraw();
+        }
+        if orbited {
+            self.bench = None;
+            self.bench_settle = Some(Instant::now());
+        } else if let Some(stopped) = self.bench_settle
+            && self.app.state.view_note.is_empty()
+        {
+            let _ = r.gpu.device.poll(wgpu::PollType::wait_indefinitely());
+            eprintln!(
+                "splatstitch bench: full quality {:.0} ms after the camera stopped (the full frame's viewport render {:.0} ms)",
+                stopped.elapsed().as_secs_f64() * 1e3,
+                self.app.state.full_frame_ms
+            );
+            self.exit_after = Some(0);
+            self.bench_settle = None;
+        } else if self.bench_settle.is_some() {
             r.window.request_redraw();
         }
         freed.iter().for_each(|id| r.egui_renderer.free_texture(id));
@@ -709,6 +746,8 @@ pub fn run(app: EditorApp, options: WindowOptions) -> Result<(), WindowError> {
         announced: false,
         exit_after: std::env::var("SPLATSTITCH_EXIT_AFTER_FRAMES").ok().and_then(|v| v.parse().ok()),
         bench: std::env::var("SPLATSTITCH_BENCH_ORBIT").ok().and_then(|v| v.parse().ok()).map(|n| (n, Vec::new())),
+        bench_settle: None,
+        before_splats: (0, 0.0, 0.0),
         bench_stitch: std::env::var_os("SPLATSTITCH_BENCH_STITCH").map(|_| (false, Vec::new())),
     };
     event_loop.run_app(&mut shell).map_err(|e| WindowError::Start(e.to_string()))?;

@@ -184,24 +184,38 @@ impl EditorState {
             let live: usize = visible.iter().map(|l| l.len()).sum();
             let sizes = if adaptive { levels(budget.min(live)) } else { vec![budget] };
             let chosen = choose_levels(&inputs, &sizes);
-            let levels: Vec<Vec<Proxy>> = chosen
+            // The first level is cut from the layers; each smaller one from the first (a subset
+            // of it, so a pass over the budget instead of over the whole scene).
+            let first: Vec<Proxy> = visible
+                .iter()
+                .zip(&chosen[0])
+                .map(|(l, idx)| {
+                    let mut mask = vec![false; l.len()];
+                    idx.iter().for_each(|&i| mask[i as usize] = true);
+                    Proxy {
+                        cloud: l.cloud.select(&mask),
+                        flags: idx.iter().map(|&i| l.flags[i as usize]).collect(),
+                        transform: l.transform.similarity(),
+                    }
+                })
+                .collect();
+            let smaller: Vec<Vec<Proxy>> = chosen[1..]
                 .iter()
                 .map(|level| {
-                    visible
+                    first
                         .iter()
-                        .zip(level)
-                        .map(|(l, idx)| {
-                            let mut mask = vec![false; l.len()];
-                            idx.iter().for_each(|&i| mask[i as usize] = true);
-                            Proxy {
-                                cloud: l.cloud.select(&mask),
-                                flags: idx.iter().map(|&i| l.flags[i as usize]).collect(),
-                                transform: l.transform.similarity(),
-                            }
+                        .zip(chosen[0].iter().zip(level))
+                        .map(|(p, (all, some))| {
+                            // Both index lists are sorted: mark the first level's entries kept.
+                            let mut keep = some.iter().peekable();
+                            let mask: Vec<bool> = all.iter().map(|i| keep.next_if(|&&k| k == *i).is_some()).collect();
+                            let flags = p.flags.iter().zip(&mask).filter(|(_, m)| **m).map(|(f, _)| *f).collect();
+                            Proxy { cloud: p.cloud.select(&mask), flags, transform: p.transform }
                         })
                         .collect()
                 })
                 .collect();
+            let levels: Vec<Vec<Proxy>> = std::iter::once(first).chain(smaller).collect();
             self.proxy = ProxyCache {
                 key,
                 budget,

@@ -20,6 +20,9 @@ struct RenderResult {
     gpu_ms: Option<f64>,
     /// The editor's frame: drawn into a texture on the device, no readback.
     viewport_ms: Option<f64>,
+    /// One viewport frame waited for between stages (ms): projection and the tile-entry count,
+    /// the entries' sort, rasterizing.
+    stages_ms: Option<[f64; 3]>,
     cpu_over_gpu: Option<f64>,
     /// Loading the scene's file (a generated cloud only when `bench generate` wrote it).
     load_s: Option<f64>,
@@ -49,8 +52,18 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
     let flowers = a.capture("flowers_93k_sh2.ply")?;
     let mut results = Vec::new();
     println!(
-        "{:<22} {:>10} {:>11} {:>10} {:>10} {:>11} {:>9} {:>7} {:>9} {:>9}",
-        "scene", "gaussians", "size", "CPU ms", "GPU ms", "viewport ms", "CPU/GPU", "load s", "upload s", "RSS MB"
+        "{:<22} {:>10} {:>11} {:>10} {:>10} {:>11} {:>20} {:>9} {:>7} {:>9} {:>9}",
+        "scene",
+        "gaussians",
+        "size",
+        "CPU ms",
+        "GPU ms",
+        "viewport ms",
+        "project/sort/raster",
+        "CPU/GPU",
+        "load s",
+        "upload s",
+        "RSS MB"
     );
     let generated_dir = a.scratch.clone().unwrap_or_else(|| std::path::PathBuf::from("bench-out/generated"));
     // One scene in memory at a time: the 10M cloud alone is 2.4 GB.
@@ -82,7 +95,7 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
             } else {
                 Some(best(a.repeat, || Ok(render_cpu(&scene, &cam, &opts)?))?.as_secs_f64() * 1e3)
             };
-            let (gpu_ms, viewport_ms) = match (&gpu, &uploaded) {
+            let (gpu_ms, viewport_ms, stages_ms) = match (&gpu, &uploaded) {
                 (Some(r), Some(s)) => {
                     r.render(s, &cam, &opts)?; // warm-up: first use of each buffer size
                     let readback = best(a.repeat, || Ok(r.render(s, &cam, &opts)?))?;
@@ -91,9 +104,10 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
                         r.render_to_texture(s, &cam, &opts, &target)?;
                         Ok(r.wait_idle()?)
                     })?;
-                    (Some(readback.as_secs_f64() * 1e3), Some(frame.as_secs_f64() * 1e3))
+                    let stages = r.profile_to_texture(s, &cam, &opts, &target)?;
+                    (Some(readback.as_secs_f64() * 1e3), Some(frame.as_secs_f64() * 1e3), Some(stages))
                 }
-                _ => (None, None),
+                _ => (None, None, None),
             };
             let r = RenderResult {
                 scene: name.clone(),
@@ -103,6 +117,7 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
                 cpu_ms,
                 gpu_ms,
                 viewport_ms,
+                stages_ms,
                 cpu_over_gpu: cpu_ms.zip(gpu_ms).map(|(c, g)| c / g),
                 load_s,
                 upload_s,
@@ -110,13 +125,14 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
             };
             let f = |v: Option<f64>, p: usize| v.map_or("-".to_string(), |v| format!("{v:.p$}"));
             println!(
-                "{:<22} {:>10} {:>11} {:>10} {:>10} {:>11} {:>9} {:>7} {:>9} {:>9.0}",
+                "{:<22} {:>10} {:>11} {:>10} {:>10} {:>11} {:>20} {:>9} {:>7} {:>9} {:>9.0}",
                 r.scene,
                 r.gaussians,
                 format!("{w}×{h}"),
                 f(r.cpu_ms, 1),
                 f(r.gpu_ms, 1),
                 f(r.viewport_ms, 2),
+                r.stages_ms.map_or("-".to_string(), |s| format!("{:.1}/{:.1}/{:.1}", s[0], s[1], s[2])),
                 f(r.cpu_over_gpu, 2),
                 f(r.load_s, 2),
                 f(r.upload_s, 2),

@@ -67,6 +67,8 @@ struct Band {
 
 /// What the sort and binning leave for rasterization.
 struct Binned {
+    /// When the tile-entry count came back: projection and counting are done (stage timing).
+    counted: std::time::Instant,
     kernels: Arc<PagedKernels>,
     pages: Vec<wgpu::Buffer>,
     tile_counts: wgpu::Buffer,
@@ -309,8 +311,9 @@ impl GpuRenderer {
         enc.copy_buffer_to_buffer(&tile_counts, 0, &offsets, 0, n.max(1) * 4);
         self.scan(&mut enc, &offsets, n as u32)?;
         let total = self.total(enc, &offsets, &tile_counts, n)?;
+        let counted = std::time::Instant::now();
         let tile_ranges = self.buffer("tile ranges", tiles.0 as u64 * tiles.1 as u64 * 8)?;
-        let mut binned = Binned { kernels: k, pages, tile_counts, bands: Vec::new(), tile_ranges, tiles };
+        let mut binned = Binned { counted, kernels: k, pages, tile_counts, bands: Vec::new(), tile_ranges, tiles };
         if total <= self.max_entries() {
             let values = self.sort_band(&binned, n, &offsets, (0, tiles.1), total)?;
             binned.bands.push(Band { rows: (0, tiles.1), values });
@@ -514,11 +517,36 @@ impl GpuRenderer {
         opts: &RenderOptions,
     ) -> Result<(wgpu::CommandEncoder, wgpu::Buffer), GpuError> {
         let b = self.bin(scene, cam, opts.sh_degree)?;
+        self.draw_binned(&b, cam, opts)
+    }
+
+    fn draw_binned(
+        &self,
+        b: &Binned,
+        cam: &Camera,
+        opts: &RenderOptions,
+    ) -> Result<(wgpu::CommandEncoder, wgpu::Buffer), GpuError> {
         let image = self.buffer("image", cam.pixel_count() as u64 * 16)?;
         let unused = self.buffer("unused", 16)?;
         let mut enc = self.encoder();
-        self.rasterize(&mut enc, &b, cam, 0, opts.background, 0.0, &image, [&unused, &unused, &unused]);
+        self.rasterize(&mut enc, b, cam, 0, opts.background, 0.0, &image, [&unused, &unused, &unused]);
         Ok((enc, image))
+    }
+
+    /// Records the copy of `image` (RGBA f32) into the viewport texture `target`.
+    fn present_into(&self, enc: &mut wgpu::CommandEncoder, image: &wgpu::Buffer, cam: &Camera, target: &wgpu::TextureView) {
+        let device = &self.ctx.device;
+        let params = uniform(device, &Words4([cam.width, cam.height, 0, 0]));
+        let g = bind(
+            device,
+            &self.kernels.present,
+            &[
+                (0, params.as_entire_binding()),
+                (1, image.as_entire_binding()),
+                (2, wgpu::BindingResource::TextureView(target)),
+            ],
+        );
+        dispatch(enc, &self.kernels.present, &[&g], (cam.width.div_ceil(8), cam.height.div_ceil(8)));
     }
 
     /// Renders the scene: RGB over the background plus alpha, as the CPU pipeline does.
@@ -541,20 +569,33 @@ impl GpuRenderer {
     ) -> Result<(), GpuError> {
         self.guarded(scene, cam, || {
             let (mut enc, image) = self.draw(scene, cam, opts)?;
-            let device = &self.ctx.device;
-            let params = uniform(device, &Words4([cam.width, cam.height, 0, 0]));
-            let g = bind(
-                device,
-                &self.kernels.present,
-                &[
-                    (0, params.as_entire_binding()),
-                    (1, image.as_entire_binding()),
-                    (2, wgpu::BindingResource::TextureView(target)),
-                ],
-            );
-            dispatch(&mut enc, &self.kernels.present, &[&g], (cam.width.div_ceil(8), cam.height.div_ceil(8)));
+            self.present_into(&mut enc, &image, cam, target);
             self.ctx.queue.submit([enc.finish()]);
             Ok(())
+        })
+    }
+
+    /// [`Self::render_to_texture`] waiting for the device between its stages, in milliseconds:
+    /// projection and the tile-entry count (until the count is read back), emitting and sorting
+    /// the entries, rasterizing into `target`. For `bench render`; the waits add their latency.
+    pub fn profile_to_texture(
+        &self,
+        scene: &GpuScene,
+        cam: &Camera,
+        opts: &RenderOptions,
+        target: &wgpu::TextureView,
+    ) -> Result<[f64; 3], GpuError> {
+        self.guarded(scene, cam, || {
+            let start = std::time::Instant::now();
+            let b = self.bin(scene, cam, opts.sh_degree)?;
+            self.wait_idle()?;
+            let sorted = std::time::Instant::now();
+            let (mut enc, image) = self.draw_binned(&b, cam, opts)?;
+            self.present_into(&mut enc, &image, cam, target);
+            self.ctx.queue.submit([enc.finish()]);
+            self.wait_idle()?;
+            let ms = |a: std::time::Instant, z: std::time::Instant| (z - a).as_secs_f64() * 1e3;
+            Ok([ms(start, b.counted), ms(b.counted, sorted), ms(sorted, std::time::Instant::now())])
         })
     }
 

@@ -13,6 +13,8 @@ use wgpu::util::DeviceExt;
 pub struct PagedKernels {
     pub preprocess: wgpu::ComputePipeline,
     pub count_band: wgpu::ComputePipeline,
+    pub depth_keys: wgpu::ComputePipeline,
+    pub gather_counts: wgpu::ComputePipeline,
     pub emit: wgpu::ComputePipeline,
     pub ranges: wgpu::ComputePipeline,
     pub rasterize: wgpu::ComputePipeline,
@@ -118,6 +120,8 @@ impl Kernels {
                 Arc::new(PagedKernels {
                     preprocess: pipeline(device, &pre, "main"),
                     count_band: pipeline(device, &binning, "count_band"),
+                    depth_keys: pipeline(device, &binning, "depth_keys"),
+                    gather_counts: pipeline(device, &binning, "gather_counts"),
                     emit: pipeline(device, &binning, "emit"),
                     ranges: pipeline(device, &binning, "ranges"),
                     rasterize: pipeline(device, &raster, "main"),

@@ -72,6 +72,8 @@ struct Binned {
     kernels: Arc<PagedKernels>,
     pages: Vec<wgpu::Buffer>,
     tile_counts: wgpu::Buffer,
+    /// Gaussian indices in depth order.
+    order: wgpu::Buffer,
     bands: Vec<Band>,
     tile_ranges: wgpu::Buffer,
     tiles: (u32, u32),
@@ -308,12 +310,16 @@ impl GpuRenderer {
             }
             global += layer.count as u64;
         }
-        enc.copy_buffer_to_buffer(&tile_counts, 0, &offsets, 0, n.max(1) * 4);
+        let order = self.depth_order(&mut enc, &k, &pages, &tile_counts, n)?;
+        let sorted_counts = self.buffer("counts in depth order", n * 4)?;
+        self.gather_counts(&mut enc, &k, &tile_counts, &order, &sorted_counts, n);
+        enc.copy_buffer_to_buffer(&sorted_counts, 0, &offsets, 0, n.max(1) * 4);
         self.scan(&mut enc, &offsets, n as u32)?;
-        let total = self.total(enc, &offsets, &tile_counts, n)?;
+        let total = self.total(enc, &offsets, &sorted_counts, n)?;
         let counted = std::time::Instant::now();
         let tile_ranges = self.buffer("tile ranges", tiles.0 as u64 * tiles.1 as u64 * 8)?;
-        let mut binned = Binned { counted, kernels: k, pages, tile_counts, bands: Vec::new(), tile_ranges, tiles };
+        let mut binned =
+            Binned { counted, kernels: k, pages, tile_counts, order, bands: Vec::new(), tile_ranges, tiles };
         if total <= self.max_entries() {
             let values = self.sort_band(&binned, n, &offsets, (0, tiles.1), total)?;
             binned.bands.push(Band { rows: (0, tiles.1), values });
@@ -339,9 +345,10 @@ impl GpuRenderer {
             );
             let gp = bind_pages(device, &binned.kernels.count_band, &binned.pages);
             dispatch(&mut enc, &binned.kernels.count_band, &[&g, &gp], grid((n as u32).div_ceil(256)));
-            enc.copy_buffer_to_buffer(&band_counts, 0, &offsets, 0, n * 4);
+            self.gather_counts(&mut enc, &binned.kernels, &band_counts, &binned.order, &sorted_counts, n);
+            enc.copy_buffer_to_buffer(&sorted_counts, 0, &offsets, 0, n * 4);
             self.scan(&mut enc, &offsets, n as u32)?;
-            let m = self.total(enc, &offsets, &band_counts, n)?;
+            let m = self.total(enc, &offsets, &sorted_counts, n)?;
             if m > self.max_entries() {
                 if rows.1 - rows.0 == 1 {
                     return Err(GpuError::TooLarge(format!(
@@ -362,6 +369,119 @@ impl GpuRenderer {
         Ok(binned)
     }
 
+    /// Records the depth sort of the `n` Gaussians (ties by index): their indices in depth order.
+    fn depth_order(
+        &self,
+        enc: &mut wgpu::CommandEncoder,
+        k: &PagedKernels,
+        pages: &[wgpu::Buffer],
+        tile_counts: &wgpu::Buffer,
+        n: u64,
+    ) -> Result<wgpu::Buffer, GpuError> {
+        let device = &self.ctx.device;
+        let keys = [self.buffer("depth keys", n * 4)?, self.buffer("depth keys'", n * 4)?];
+        let order = [self.buffer("depth order", n * 4)?, self.buffer("depth order'", n * 4)?];
+        let unused = [self.buffer("unused keys", n * 4)?, self.buffer("unused keys'", n * 4)?];
+        if n == 0 {
+            let [o, _] = order;
+            return Ok(o);
+        }
+        let params = uniform(device, &Words4([n as u32, 0, 0, 0]));
+        let g = bind(
+            device,
+            &k.depth_keys,
+            &[
+                (0, params.as_entire_binding()),
+                (2, tile_counts.as_entire_binding()),
+                (5, keys[0].as_entire_binding()),
+                (9, order[0].as_entire_binding()),
+            ],
+        );
+        let gp = bind_pages(device, &k.depth_keys, pages);
+        dispatch(enc, &k.depth_keys, &[&g, &gp], grid((n as u32).div_ceil(256)));
+        let shifts: Vec<u32> = (0..8).map(|p| p * 4).collect();
+        let cur = self.radix_passes(enc, n, &keys, &order, &unused, &shifts)?;
+        let [o0, o1] = order;
+        Ok(if cur == 0 { o0 } else { o1 })
+    }
+
+    /// Records `counts` (one per Gaussian) put in depth order into `sorted`.
+    fn gather_counts(
+        &self,
+        enc: &mut wgpu::CommandEncoder,
+        k: &PagedKernels,
+        counts: &wgpu::Buffer,
+        order: &wgpu::Buffer,
+        sorted: &wgpu::Buffer,
+        n: u64,
+    ) {
+        if n == 0 {
+            return;
+        }
+        let device = &self.ctx.device;
+        let params = uniform(device, &Words4([n as u32, 0, 0, 0]));
+        let g = bind(
+            device,
+            &k.gather_counts,
+            &[
+                (0, params.as_entire_binding()),
+                (2, counts.as_entire_binding()),
+                (8, sorted.as_entire_binding()),
+                (9, order.as_entire_binding()),
+            ],
+        );
+        dispatch(enc, &k.gather_counts, &[&g], grid((n as u32).div_ceil(256)));
+    }
+
+    /// Records a stable LSD radix sort of `count` keys by the 4-bit digits at `shifts`, moving
+    /// `values` and `extra` along; returns which of each pair holds the result.
+    fn radix_passes(
+        &self,
+        enc: &mut wgpu::CommandEncoder,
+        count: u64,
+        keys: &[wgpu::Buffer; 2],
+        values: &[wgpu::Buffer; 2],
+        extra: &[wgpu::Buffer; 2],
+        shifts: &[u32],
+    ) -> Result<usize, GpuError> {
+        let device = &self.ctx.device;
+        let blocks = (count as u32).div_ceil(256);
+        let histogram = self.buffer("histogram", 16 * blocks as u64 * 4)?;
+        let sort = &self.kernels;
+        let mut cur = 0usize;
+        for &shift in shifts {
+            let params = uniform(device, &Words4([count as u32, shift, blocks, 0]));
+            let count_group = bind(
+                device,
+                &sort.radix_count,
+                &[
+                    (0, params.as_entire_binding()),
+                    (1, keys[cur].as_entire_binding()),
+                    (7, histogram.as_entire_binding()),
+                ],
+            );
+            dispatch(enc, &sort.radix_count, &[&count_group], grid(blocks));
+            self.scan(enc, &histogram, 16 * blocks)?;
+            let scatter_group = bind(
+                device,
+                &sort.radix_scatter,
+                &[
+                    (0, params.as_entire_binding()),
+                    (1, keys[cur].as_entire_binding()),
+                    (2, values[cur].as_entire_binding()),
+                    (3, extra[cur].as_entire_binding()),
+                    (4, keys[1 - cur].as_entire_binding()),
+                    (5, values[1 - cur].as_entire_binding()),
+                    (6, extra[1 - cur].as_entire_binding()),
+                    (7, histogram.as_entire_binding()),
+                ],
+            );
+            dispatch(enc, &sort.radix_scatter, &[&scatter_group], grid(blocks));
+            cur = 1 - cur;
+        }
+        Ok(cur)
+    }
+
     /// Emits the `m` entries of tile rows `rows` at `offsets`, sorts them by (tile, depth, id)
     /// and records each of those tiles' range; returns the sorted Gaussian ids.
     fn sort_band(
@@ -378,7 +498,8 @@ impl GpuRenderer {
             return self.buffer("entries", 0);
         }
         let keys_tile = [self.buffer("tile keys", m * 4)?, self.buffer("tile keys'", m * 4)?];
-        let keys_depth = [self.buffer("depth keys", m * 4)?, self.buffer("depth keys'", m * 4)?];
+        // Carried along by the sort's scatter, which moves a second key; nothing reads it.
+        let unused = [self.buffer("unused keys", m * 4)?, self.buffer("unused keys'", m * 4)?];
         let values = [self.buffer("entries", m * 4)?, self.buffer("entries'", m * 4)?];
         let mut enc = self.encoder();
         let params = uniform(device, &Words4([n as u32, b.tiles.0, rows.0, rows.1]));
@@ -390,51 +511,17 @@ impl GpuRenderer {
                 (2, b.tile_counts.as_entire_binding()),
                 (3, offsets.as_entire_binding()),
                 (4, keys_tile[0].as_entire_binding()),
-                (5, keys_depth[0].as_entire_binding()),
                 (6, values[0].as_entire_binding()),
+                (9, b.order.as_entire_binding()),
             ],
         );
         let gp = bind_pages(device, &k.emit, &b.pages);
         dispatch(&mut enc, &k.emit, &[&g, &gp], grid((n as u32).div_ceil(256)));
-        // Stable LSD radix sort: all 32 depth bits, then as many tile bits as there are.
-        let blocks = (m as u32).div_ceil(256);
-        let histogram = self.buffer("histogram", 16 * blocks as u64 * 4)?;
+        // The entries come in depth order: a stable LSD radix sort over the tile bits finishes.
         let tile_bits = 32 - (b.tiles.0 * b.tiles.1).saturating_sub(1).leading_zeros();
-        let mut cur = 0usize;
-        let mut passes: Vec<(bool, u32)> = (0..8).map(|p| (false, p * 4)).collect();
-        passes.extend((0..tile_bits.div_ceil(4)).map(|p| (true, p * 4)));
-        let sort = &self.kernels;
-        for (by_tile, shift) in passes {
-            let (keys, extra) = if by_tile { (&keys_tile, &keys_depth) } else { (&keys_depth, &keys_tile) };
-            let params = uniform(device, &Words4([m as u32, shift, blocks, 0]));
-            let count_group = bind(
-                device,
-                &sort.radix_count,
-                &[
-                    (0, params.as_entire_binding()),
-                    (1, keys[cur].as_entire_binding()),
-                    (7, histogram.as_entire_binding()),
-                ],
-            );
-            dispatch(&mut enc, &sort.radix_count, &[&count_group], grid(blocks));
-            self.scan(&mut enc, &histogram, 16 * blocks)?;
-            let scatter_group = bind(
-                device,
-                &sort.radix_scatter,
-                &[
-                    (0, params.as_entire_binding()),
-                    (1, keys[cur].as_entire_binding()),
-                    (2, values[cur].as_entire_binding()),
-                    (3, extra[cur].as_entire_binding()),
-                    (4, keys[1 - cur].as_entire_binding()),
-                    (5, values[1 - cur].as_entire_binding()),
-                    (6, extra[1 - cur].as_entire_binding()),
-                    (7, histogram.as_entire_binding()),
-                ],
-            );
-            dispatch(&mut enc, &sort.radix_scatter, &[&scatter_group], grid(blocks));
-            cur = 1 - cur;
-        }
+        let shifts: Vec<u32> = (0..tile_bits.div_ceil(4)).map(|p| p * 4).collect();
+        let cur = self.radix_passes(&mut enc, m, &keys_tile, &values, &unused, &shifts)?;
+        let blocks = (m as u32).div_ceil(256);
         let params = uniform(device, &Words4([m as u32, b.tiles.0, 0, 0]));
         let g = bind(
             device,
@@ -534,7 +621,13 @@ impl GpuRenderer {
     }
 
     /// Records the copy of `image` (RGBA f32) into the viewport texture `target`.
-    fn present_into(&self, enc: &mut wgpu::CommandEncoder, image: &wgpu::Buffer, cam: &Camera, target: &wgpu::TextureView) {
+    fn present_into(
+        &self,
+        enc: &mut wgpu::CommandEncoder,
+        image: &wgpu::Buffer,
+        cam: &Camera,
+        target: &wgpu::TextureView,
+    ) {
         let device = &self.ctx.device;
         let params = uniform(device, &Words4([cam.width, cam.height, 0, 0]));
         let g = bind(

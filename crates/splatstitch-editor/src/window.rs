@@ -3,7 +3,7 @@
 
 use crate::app::EditorApp;
 use crate::viewport::{CpuViewport, ViewRequest, ViewportBackend};
-use splatstitch_render::gpu::{GpuContext, GpuRenderer, GpuScene};
+use splatstitch_render::gpu::{GpuContext, GpuRenderer, GpuScene, viewport_texture};
 use splatstitch_render::{RenderOptions, RenderScene};
 use std::sync::Arc;
 use std::time::Instant;
@@ -225,16 +225,7 @@ impl ViewportBackend for GpuFrame<'_> {
         let gpu = self.vp.renderer.context().clone();
         let size = [req.camera.width, req.camera.height];
         if self.vp.target.as_ref().is_none_or(|t| t.1.2 != size) {
-            let texture = gpu.device.create_texture(&wgpu::TextureDescriptor {
-                label: Some("viewport"),
-                size: wgpu::Extent3d { width: size[0], height: size[1], depth_or_array_layers: 1 },
-                mip_level_count: 1,
-                sample_count: 1,
-                dimension: wgpu::TextureDimension::D2,
-                format: wgpu::TextureFormat::Rgba8Unorm,
-                usage: wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::TEXTURE_BINDING,
-                view_formats: &[],
-            });
+            let texture = viewport_texture(&gpu.device, size, wgpu::TextureUsages::STORAGE_BINDING);
             let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
             let group = self.blit.bind(&gpu.device, &view);
             self.vp.target = Some((view, (texture, group, size)));
@@ -300,16 +291,7 @@ impl ViewportBackend for CpuFrame<'_> {
         let Some(rgba) = self.vp.render(req)? else { return Ok(()) };
         let size = [req.camera.width, req.camera.height];
         if self.shown.as_ref().is_none_or(|s| s.2 != size) {
-            let texture = self.gpu.device.create_texture(&wgpu::TextureDescriptor {
-                label: Some("viewport (CPU)"),
-                size: wgpu::Extent3d { width: size[0], height: size[1], depth_or_array_layers: 1 },
-                mip_level_count: 1,
-                sample_count: 1,
-                dimension: wgpu::TextureDimension::D2,
-                format: wgpu::TextureFormat::Rgba8Unorm,
-                usage: wgpu::TextureUsages::COPY_DST | wgpu::TextureUsages::TEXTURE_BINDING,
-                view_formats: &[],
-            });
+            let texture = viewport_texture(&self.gpu.device, size, wgpu::TextureUsages::COPY_DST);
             let group = self.blit.bind(&self.gpu.device, &texture.create_view(&Default::default()));
             *self.shown = Some((texture, group, size));
         }

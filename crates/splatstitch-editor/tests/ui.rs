@@ -737,22 +737,21 @@ fn menu_bar_undoes_redoes_and_frames_the_scene() {
 fn a_window_over_its_frame_time_target_draws_a_smaller_subset_while_moving() {
     let mut h = open(&demo(), None);
     h.state_mut().app.state.move_budget.gaussians = 20_000;
-    for _ in 0..3 {
-        // As if drawing and presenting the window took 200 ms: far over the 90 ms target.
-        h.state_mut().app.state.window_frame_ms = 200.0;
-        h.state_mut().app.state.camera.yaw += 0.05;
-        h.run_steps(1);
-    }
-    let note = h.state().app.state.view_note.clone();
+    // Three orbit steps, as if drawing and presenting the window took 200 ms each: far over
+    // the 90 ms target. Returns the status note.
+    let slow_orbit = |h: &mut Harness<'static, State>| {
+        for _ in 0..3 {
+            h.state_mut().app.state.window_frame_ms = 200.0;
+            h.state_mut().app.state.camera.yaw += 0.05;
+            h.run_steps(1);
+        }
+        h.state().app.state.view_note.clone()
+    };
+    let note = slow_orbit(&mut h);
     assert!(note.starts_with("moving: 5000 of 31616 Gaussians"), "{note}");
     // With the budget fixed (no target) the same frames keep the whole budget.
     h.state_mut().app.state.move_budget.target_ms = 0.0;
-    for _ in 0..3 {
-        h.state_mut().app.state.window_frame_ms = 200.0;
-        h.state_mut().app.state.camera.yaw += 0.05;
-        h.run_steps(1);
-    }
-    let note = h.state().app.state.view_note.clone();
+    let note = slow_orbit(&mut h);
     assert!(note.starts_with("moving: 20000 of 31616 Gaussians"), "{note}");
 }
 

@@ -12,5 +12,5 @@ mod renderer;
 mod scene;
 
 pub use context::{GpuContext, GpuError};
-pub use renderer::GpuRenderer;
+pub use renderer::{GpuRenderer, viewport_texture};
 pub use scene::GpuScene;

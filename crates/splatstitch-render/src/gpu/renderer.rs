@@ -694,17 +694,8 @@ impl GpuRenderer {
 
     /// A texture [`Self::render_to_texture`] can draw into, as the editor's viewport makes one.
     pub fn viewport_target(&self, width: u32, height: u32) -> wgpu::TextureView {
-        let texture = self.ctx.device.create_texture(&wgpu::TextureDescriptor {
-            label: Some("viewport"),
-            size: wgpu::Extent3d { width, height, depth_or_array_layers: 1 },
-            mip_level_count: 1,
-            sample_count: 1,
-            dimension: wgpu::TextureDimension::D2,
-            format: wgpu::TextureFormat::Rgba8Unorm,
-            usage: wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::TEXTURE_BINDING,
-            view_formats: &[],
-        });
-        texture.create_view(&wgpu::TextureViewDescriptor::default())
+        viewport_texture(&self.ctx.device, [width, height], wgpu::TextureUsages::STORAGE_BINDING)
+            .create_view(&wgpu::TextureViewDescriptor::default())
     }
 
     /// Waits until the device has finished everything submitted (frame timing without a readback).
@@ -785,4 +776,19 @@ impl GpuRenderer {
             colors,
         })
     }
+}
+
+/// An `Rgba8Unorm` texture of `size` for a viewport image (display values), sampled to show it
+/// and written as `usage` says: by [`GpuRenderer::render_to_texture`] (storage) or by copies.
+pub fn viewport_texture(device: &wgpu::Device, size: [u32; 2], usage: wgpu::TextureUsages) -> wgpu::Texture {
+    device.create_texture(&wgpu::TextureDescriptor {
+        label: Some("viewport"),
+        size: wgpu::Extent3d { width: size[0], height: size[1], depth_or_array_layers: 1 },
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format: wgpu::TextureFormat::Rgba8Unorm,
+        usage: usage | wgpu::TextureUsages::TEXTURE_BINDING,
+        view_formats: &[],
+    })
 }

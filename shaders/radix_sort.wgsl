@@ -2,7 +2,9 @@
 // binning's depth-then-tile order, checked by the tests). Per pass: `count` builds a digit
 // histogram per block laid out digit-major, so its exclusive prefix sum gives every
 // (digit, block) its first output slot; `scatter` ranks each element among equal digits of its
-// block (stable) with one-bit splits in workgroup memory and writes it out.
+// block (stable): every element sets its bit in its digit's 256-bit mask in workgroup memory,
+// and its rank is the number of bits set below its own (two barriers a pass, where one-bit
+// splits took about ninety).
 
 struct Params {
     count: u32,
@@ -22,9 +24,8 @@ struct Params {
 @group(0) @binding(7) var<storage, read_write> histogram: array<u32>;
 
 var<workgroup> counts: array<atomic<u32>, 16>;
-var<workgroup> flags: array<u32, 256>;
-var<workgroup> order: array<u32, 256>;
-var<workgroup> digit_start: array<u32, 16>;
+// Per digit, which of the block's 256 elements hold it: 8 words of 32.
+var<workgroup> masks: array<atomic<u32>, 128>;
 
 fn block_index(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return wid.x + wid.y * nwg.x;
@@ -48,69 +49,28 @@ fn count(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wi
     }
 }
 
-// Exclusive scan of `flags` in place (Hillis–Steele on a copy); returns the total.
-fn scan_flags(l: u32) -> u32 {
-    let own = flags[l];
-    workgroupBarrier();
-    for (var offset = 1u; offset < 256u; offset = offset * 2u) {
-        var add = 0u;
-        if l >= offset {
-            add = flags[l - offset];
-        }
-        workgroupBarrier();
-        flags[l] = flags[l] + add;
-        workgroupBarrier();
-    }
-    let total = flags[255];
-    let exclusive = flags[l] - own;
-    workgroupBarrier();
-    flags[l] = exclusive;
-    workgroupBarrier();
-    return total;
-}
-
 @compute @workgroup_size(256)
 fn scatter(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let block = block_index(wid, nwg);
     let l = lid.x;
     let i = block * 256u + l;
     let valid = i < params.count;
-    // Invalid slots sort last (digit 16 never matches a real one).
-    var digit = 16u;
+    if l < 128u {
+        atomicStore(&masks[l], 0u);
+    }
+    workgroupBarrier();
+    var digit = 0u;
     if valid {
         digit = (keys_in[i] >> params.shift) & 15u;
-    }
-    // Five stable one-bit splits (LSD) on the digit's bits move every element to its place in
-    // the block sorted by digit; bit 4 only sends the invalid slots (digit 16) past the end.
-    var pos = l;
-    for (var bit = 0u; bit < 5u; bit++) {
-        let b = (digit >> bit) & 1u;
-        flags[pos] = 1u - b;
-        workgroupBarrier();
-        let zeros = scan_flags(l);
-        let zeros_before = flags[pos];
-        var new_pos = zeros_before;
-        if b == 1u {
-            new_pos = zeros + (pos - zeros_before);
-        }
-        workgroupBarrier();
-        pos = new_pos;
-    }
-    // Position within the block's digit-sorted order → rank within the digit.
-    order[pos] = digit;
-    workgroupBarrier();
-    if l < 16u {
-        digit_start[l] = 0u;
-    }
-    workgroupBarrier();
-    if pos == 0u || order[pos - 1u] != digit {
-        if digit < 16u {
-            digit_start[digit] = pos;
-        }
+        atomicOr(&masks[digit * 8u + (l >> 5u)], 1u << (l & 31u));
     }
     workgroupBarrier();
     if valid {
-        let rank = pos - digit_start[digit];
+        let word = l >> 5u;
+        var rank = countOneBits(atomicLoad(&masks[digit * 8u + word]) & ((1u << (l & 31u)) - 1u));
+        for (var w = 0u; w < word; w++) {
+            rank += countOneBits(atomicLoad(&masks[digit * 8u + w]));
+        }
         let dst = histogram[digit * params.num_blocks + block] + rank;
         keys_out[dst] = keys_in[i];
         vals_out[dst] = vals_in[i];

@@ -43,32 +43,46 @@ pub fn bin(scene: &RenderScene, cam: &Camera, sh_degree: u8) -> Binned {
     let mut order: Vec<u64> =
         projected.par_iter().enumerate().map(|(i, p)| ((depth_key(p.depth) as u64) << 32) | i as u64).collect();
     order.par_sort_unstable();
-    let order = || order.iter().map(|&k| (k as u32 as usize, &projected[k as u32 as usize]));
     let tiles_x = cam.width.div_ceil(TILE);
     let tiles_y = cam.height.div_ceil(TILE);
     let n_tiles = (tiles_x * tiles_y) as usize;
+    let tiles_of = |key: u64| {
+        let p = &projected[key as u32 as usize];
+        (p.tiles[1]..p.tiles[3])
+            .flat_map(move |ty| (p.tiles[0]..p.tiles[2]).map(move |tx| (ty * tiles_x + tx) as usize))
+    };
+    // A counting sort in parallel: each stretch of the depth order counts its entries per tile,
+    // and writes them from where the stretches before it in that tile end.
+    let per = order.len().div_ceil(rayon::current_num_threads().max(1)).max(1);
+    let stretch_counts: Vec<Vec<u32>> = order
+        .par_chunks(per)
+        .map(|keys| {
+            let mut c = vec![0u32; n_tiles];
+            keys.iter().for_each(|&k| tiles_of(k).for_each(|t| c[t] += 1));
+            c
+        })
+        .collect();
     let mut counts = vec![0u32; n_tiles + 1];
-    for p in &projected {
-        for ty in p.tiles[1]..p.tiles[3] {
-            for tx in p.tiles[0]..p.tiles[2] {
-                counts[(ty * tiles_x + tx) as usize + 1] += 1;
-            }
-        }
-    }
+    let mut starts = vec![vec![0u32; n_tiles]; stretch_counts.len()];
     for t in 0..n_tiles {
-        counts[t + 1] += counts[t];
+        let mut at = counts[t];
+        for (start, c) in starts.iter_mut().zip(&stretch_counts) {
+            start[t] = at;
+            at += c[t];
+        }
+        counts[t + 1] = at;
     }
-    let mut cursor = counts.clone();
-    let mut items = vec![0u32; counts[n_tiles] as usize];
-    for (g, p) in order() {
-        for ty in p.tiles[1]..p.tiles[3] {
-            for tx in p.tiles[0]..p.tiles[2] {
-                let t = (ty * tiles_x + tx) as usize;
-                items[cursor[t] as usize] = g as u32;
+    let items: Vec<std::sync::atomic::AtomicU32> =
+        (0..counts[n_tiles]).map(|_| std::sync::atomic::AtomicU32::new(0)).collect();
+    order.par_chunks(per).zip(starts).for_each(|(keys, mut cursor)| {
+        for &k in keys {
+            for t in tiles_of(k) {
+                items[cursor[t] as usize].store(k as u32, std::sync::atomic::Ordering::Relaxed);
                 cursor[t] += 1;
             }
         }
-    }
+    });
+    let items: Vec<u32> = items.into_iter().map(std::sync::atomic::AtomicU32::into_inner).collect();
     Binned { projected, tiles_x, tiles_y, tile_ranges: counts, tile_items: items }
 }
 

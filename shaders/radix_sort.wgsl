@@ -16,11 +16,8 @@ struct Params {
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> keys_in: array<u32>;
 @group(0) @binding(2) var<storage, read> vals_in: array<u32>;
-// Carried along with the sort: the other half of the key.
-@group(0) @binding(3) var<storage, read> extra_in: array<u32>;
 @group(0) @binding(4) var<storage, read_write> keys_out: array<u32>;
 @group(0) @binding(5) var<storage, read_write> vals_out: array<u32>;
-@group(0) @binding(6) var<storage, read_write> extra_out: array<u32>;
 @group(0) @binding(7) var<storage, read_write> histogram: array<u32>;
 
 var<workgroup> counts: array<atomic<u32>, 16>;
@@ -74,6 +71,5 @@ fn scatter(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) 
         let dst = histogram[digit * params.num_blocks + block] + rank;
         keys_out[dst] = keys_in[i];
         vals_out[dst] = vals_in[i];
-        extra_out[dst] = extra_in[i];
     }
 }

@@ -379,13 +379,11 @@ impl GpuRenderer {
         n: u64,
     ) -> Result<wgpu::Buffer, GpuError> {
         let device = &self.ctx.device;
+        if n == 0 {
+            return self.buffer("depth order", 0);
+        }
         let keys = [self.buffer("depth keys", n * 4)?, self.buffer("depth keys'", n * 4)?];
         let order = [self.buffer("depth order", n * 4)?, self.buffer("depth order'", n * 4)?];
-        let unused = [self.buffer("unused keys", n * 4)?, self.buffer("unused keys'", n * 4)?];
-        if n == 0 {
-            let [o, _] = order;
-            return Ok(o);
-        }
         let params = uniform(device, &Words4([n as u32, 0, 0, 0]));
         let g = bind(
             device,
@@ -400,7 +398,7 @@ impl GpuRenderer {
         let gp = bind_pages(device, &k.depth_keys, pages);
         dispatch(enc, &k.depth_keys, &[&g, &gp], grid((n as u32).div_ceil(256)));
         let shifts: Vec<u32> = (0..8).map(|p| p * 4).collect();
-        let cur = self.radix_passes(enc, n, &keys, &order, &unused, &shifts)?;
+        let cur = self.radix_passes(enc, n, &keys, &order, &shifts)?;
         let [o0, o1] = order;
         Ok(if cur == 0 { o0 } else { o1 })
     }
@@ -434,14 +432,13 @@ impl GpuRenderer {
     }
 
     /// Records a stable LSD radix sort of `count` keys by the 4-bit digits at `shifts`, moving
-    /// `values` and `extra` along; returns which of each pair holds the result.
+    /// `values` along; returns which of each pair holds the result.
     fn radix_passes(
         &self,
         enc: &mut wgpu::CommandEncoder,
         count: u64,
         keys: &[wgpu::Buffer; 2],
         values: &[wgpu::Buffer; 2],
-        extra: &[wgpu::Buffer; 2],
         shifts: &[u32],
     ) -> Result<usize, GpuError> {
         let device = &self.ctx.device;
@@ -469,10 +466,8 @@ impl GpuRenderer {
                     (0, params.as_entire_binding()),
                     (1, keys[cur].as_entire_binding()),
                     (2, values[cur].as_entire_binding()),
-                    (3, extra[cur].as_entire_binding()),
                     (4, keys[1 - cur].as_entire_binding()),
                     (5, values[1 - cur].as_entire_binding()),
-                    (6, extra[1 - cur].as_entire_binding()),
                     (7, histogram.as_entire_binding()),
                 ],
             );
@@ -498,8 +493,6 @@ impl GpuRenderer {
             return self.buffer("entries", 0);
         }
         let keys_tile = [self.buffer("tile keys", m * 4)?, self.buffer("tile keys'", m * 4)?];
-        // Carried along by the sort's scatter, which moves a second key; nothing reads it.
-        let unused = [self.buffer("unused keys", m * 4)?, self.buffer("unused keys'", m * 4)?];
         let values = [self.buffer("entries", m * 4)?, self.buffer("entries'", m * 4)?];
         let mut enc = self.encoder();
         let params = uniform(device, &Words4([n as u32, b.tiles.0, rows.0, rows.1]));
@@ -520,7 +513,7 @@ impl GpuRenderer {
         // The entries come in depth order: a stable LSD radix sort over the tile bits finishes.
         let tile_bits = 32 - (b.tiles.0 * b.tiles.1).saturating_sub(1).leading_zeros();
         let shifts: Vec<u32> = (0..tile_bits.div_ceil(4)).map(|p| p * 4).collect();
-        let cur = self.radix_passes(&mut enc, m, &keys_tile, &values, &unused, &shifts)?;
+        let cur = self.radix_passes(&mut enc, m, &keys_tile, &values, &shifts)?;
         let blocks = (m as u32).div_ceil(256);
         let params = uniform(device, &Words4([m as u32, b.tiles.0, 0, 0]));
         let g = bind(

@@ -301,7 +301,7 @@ impl BlendSpec {
             keep_best: true,
             checkpoint_every: 50,
             patience: 3,
-            min_improvement: 0.03,
+            min_improvement: 0.07,
             far_weight: 1.0,
             poisson_weight: 0.1,
             poisson_iterations: 3000,

@@ -133,6 +133,27 @@ impl Samples {
     }
 }
 
+/// Where the overlap's evidence is weak but the map plausible, asks the validation views: the
+/// map at full strength on `base` (the target as the map would find it) against `base` itself.
+/// Their drop in seam error may raise the strength ([`seam_fit::views_vouch`]); it never lowers it.
+fn consult_views(fit: &mut SeamFit, v: Option<&Validation>, base: &GaussianCloud, blend: &BlendSpec) {
+    let Some(v) = v.filter(|v| v.sees_overlap()) else { return };
+    if !matches!(blend.transfer_strength, AutoOr::Auto) || !seam_fit::views_may_vouch(&fit.confidence) {
+        return;
+    }
+    let before = v.score(&base.sh).seam_error;
+    let mut trial = base.clone();
+    fit.map.apply_to_cloud(&mut trial);
+    let after = v.score(&trial.sh).seam_error;
+    let drop = if before > 0.0 { 1.0 - after / before } else { 0.0 };
+    fit.confidence.views_drop = Some(drop);
+    let vouched = seam_fit::views_vouch(drop);
+    if vouched > fit.confidence.value {
+        fit.confidence.value = vouched;
+        fit.strength = vouched;
+    }
+}
+
 fn describe(fit: &SeamFit) -> String {
     let c = fit.confidence;
     format!(
@@ -160,6 +181,9 @@ fn describe(fit: &SeamFit) -> String {
             100.0 * e.max(0.0)
         ),
         Some(e) => format!("; the best map explains {:.1} % of the exact copies' difference", 100.0 * e.max(0.0)),
+        None => String::new(),
+    } + &match c.views_drop {
+        Some(d) => format!("; the map at full strength lowers the validation views' seam error by {:.1} %", 100.0 * d),
         None => String::new(),
     }
 }
@@ -198,7 +222,7 @@ pub fn seam_transfer(i: &TransferInputs, blend: &BlendSpec) -> (TransferReport, 
     let samples = Samples::gather(i, blend);
     let mut report = TransferReport { status: TransferStatus::Skipped, ..TransferReport::off() };
     let colours = crate::field::dc_colors(i.target);
-    let fit = match samples.fit(blend, &colours) {
+    let mut fit = match samples.fit(blend, &colours) {
         Ok(f) => f,
         Err(e) => {
             report.reason = format!("no seam transfer: {e}");
@@ -206,6 +230,7 @@ pub fn seam_transfer(i: &TransferInputs, blend: &BlendSpec) -> (TransferReport, 
         }
     };
     report.status = TransferStatus::Rejected;
+    consult_views(&mut fit, i.validation, i.target, blend);
     let map = (fit.strength >= MIN_STRENGTH).then(|| fit.applied());
     // Exact copies that no map explains rule out a capture difference; only a shading that
     // those same copies confirm may still be found.
@@ -246,7 +271,15 @@ pub fn seam_transfer(i: &TransferInputs, blend: &BlendSpec) -> (TransferReport, 
             unshaded_samples.fit(blend, &unshaded)
         };
         // Where no map can be fitted after the shading, the first map follows it.
-        let refit = refit.unwrap_or_else(|_| fit.clone());
+        let refit = match refit {
+            Ok(mut r) => {
+                let mut shaded_target = i.target.clone();
+                s.apply_to_cloud(&mut shaded_target);
+                consult_views(&mut r, i.validation, &shaded_target, blend);
+                r
+            }
+            Err(_) => fit.clone(),
+        };
         let refit_map = (refit.strength >= MIN_STRENGTH).then(|| refit.applied());
         options.push(Way { transfer: Transfer { shading: Some(s.clone()), map: refit_map }, fit: refit });
     }

@@ -140,18 +140,23 @@ fn stitch(job: &Path, source_len: usize) -> anyhow::Result<(Report, GaussianClou
     Ok((report, out.select(&mask)))
 }
 
+/// What the stitch decided, in one short cell: the transfer's status and strength, then its
+/// confidence (`e` explained, `z` significance, `i` informative, `m` moves, `v` the validation
+/// views' drop in seam error where they were asked), model and samples; the shading; the
+/// checkpoint kept.
 fn decided(r: &Report) -> String {
     let mut parts = Vec::new();
     if let Some(f) = &r.seam_transfer.fit {
         let c = f.confidence;
         parts.push(format!(
-            "{:?} {:.2} (e {:.2} z {:.1} i {:.2} m {:.2}){}{}",
+            "{:?} {:.2} (e {:.2} z {:.1} i {:.2} m {:.2}{}){}{}",
             r.seam_transfer.status,
             f.strength,
             c.explained,
             c.significance,
             c.informative,
             c.moves,
+            c.views_drop.map_or(String::new(), |d| format!(" v {d:.2}")),
             match f.model {
                 splatstitch_stitch::seam_fit::ModelKind::GainOffset => " go",
                 splatstitch_stitch::seam_fit::ModelKind::Matrix => " mx",

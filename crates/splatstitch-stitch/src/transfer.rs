@@ -134,14 +134,21 @@ impl Samples {
 }
 
 /// Where the overlap's evidence is weak but the map plausible, asks the validation views: the
-/// map at full strength on `base` (the target as the map would find it) against `base` itself.
-/// Their drop in seam error may raise the strength ([`seam_fit::views_vouch`]); it never lowers it.
-fn consult_views(fit: &mut SeamFit, v: Option<&Validation>, base: &GaussianCloud, blend: &BlendSpec) {
+/// map at full strength on `base` (the target as the map would find it) against `base` itself,
+/// whose seam error there `base_seam` gives. Their drop in seam error may raise the strength
+/// ([`seam_fit::views_vouch`]); it never lowers it.
+fn consult_views(
+    fit: &mut SeamFit,
+    v: Option<&Validation>,
+    base: &GaussianCloud,
+    base_seam: impl FnOnce(&Validation) -> f32,
+    blend: &BlendSpec,
+) {
     let Some(v) = v.filter(|v| v.sees_overlap()) else { return };
     if !matches!(blend.transfer_strength, AutoOr::Auto) || !seam_fit::views_may_vouch(&fit.confidence) {
         return;
     }
-    let before = v.score(&base.sh).seam_error;
+    let before = base_seam(v);
     let mut trial = base.clone();
     fit.map.apply_to_cloud(&mut trial);
     let after = v.score(&trial.sh).seam_error;
@@ -230,7 +237,11 @@ pub fn seam_transfer(i: &TransferInputs, blend: &BlendSpec) -> (TransferReport, 
         }
     };
     report.status = TransferStatus::Rejected;
-    consult_views(&mut fit, i.validation, i.target, blend);
+    // The untouched target's seam error on the validation views, scored once for both the
+    // views' vouching and the final check.
+    let target_seam = std::cell::OnceCell::new();
+    let target_seam_on = |v: &Validation| *target_seam.get_or_init(|| v.score(&i.target.sh).seam_error);
+    consult_views(&mut fit, i.validation, i.target, target_seam_on, blend);
     let map = (fit.strength >= MIN_STRENGTH).then(|| fit.applied());
     // Exact copies that no map explains rule out a capture difference; only a shading that
     // those same copies confirm may still be found.
@@ -275,7 +286,7 @@ pub fn seam_transfer(i: &TransferInputs, blend: &BlendSpec) -> (TransferReport, 
             Ok(mut r) => {
                 let mut shaded_target = i.target.clone();
                 s.apply_to_cloud(&mut shaded_target);
-                consult_views(&mut r, i.validation, &shaded_target, blend);
+                consult_views(&mut r, i.validation, &shaded_target, |v| v.score(&shaded_target.sh).seam_error, blend);
                 r
             }
             Err(_) => fit.clone(),
@@ -295,7 +306,7 @@ pub fn seam_transfer(i: &TransferInputs, blend: &BlendSpec) -> (TransferReport, 
     let mut chosen = options.remove(0);
     let mut overruled = String::new();
     if let Some(v) = i.validation.filter(|v| v.sees_overlap()) {
-        let before = v.score(&i.target.sh).seam_error;
+        let before = target_seam_on(v);
         let mut scored: Vec<(f32, Way)> = std::iter::once(chosen)
             .chain(options)
             .map(|o| {
